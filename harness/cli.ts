@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// The command line: `kmatrix run | kernels update | kernels fetch | build`.
+import { parseArgs } from 'node:util';
+import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
+import { fetchKernels } from './kernels/fetch-all.ts';
+import { resolveKernelLine } from './kernels/resolve.ts';
+import { cacheDir } from './util/paths.ts';
+
+const USAGE = `usage: kmatrix <command> [options]
+
+commands:
+  run              build, fetch the kernels, run every scenario on each, print the matrix
+  kernels update   resolve images/kernels.json to the newest packages; rewrite images/kernels.lock.json
+  kernels fetch    download, verify and unpack the locked kernels into the cache
+  build            build ebpf-rs and userspace-rs
+
+options:
+  -k, --kernel LIST   comma-separated kernel names (default: $KERNELS, else all in the lock)
+  -h, --help`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      kernel: { type: 'string', short: 'k' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const selection = values.kernel ?? process.env.KERNELS;
+  const command = positionals.join(' ');
+  switch (command) {
+    case 'kernels update': {
+      const catalog = await readCatalog();
+      const mirrors = await findMirrors();
+      const kernels = [];
+      for (const line of catalog.kernels) {
+        const locked = await resolveKernelLine(line, cacheDir(), mirrors);
+        console.log(`${line.name}: ${locked.release} (${locked.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`);
+        kernels.push(locked);
+      }
+      await writeLock({ version: 1, kernels });
+      return 0;
+    }
+    case 'kernels fetch': {
+      const kernels = selectKernels(await readLock(), selection);
+      await fetchKernels(kernels);
+      return 0;
+    }
+    case 'build': {
+      const { buildAll } = await import('./build/index.ts');
+      const artifacts = await buildAll();
+      console.log(JSON.stringify(artifacts, null, 2));
+      return 0;
+    }
+    case 'run': {
+      const { runMatrix } = await import('./run.ts');
+      return runMatrix({ kernels: selection });
+    }
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`kmatrix: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

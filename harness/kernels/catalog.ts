@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { projectRoot } from '../util/paths.ts';
+import { parseJsonFile } from '../util/json-file.ts';
+
+/**
+ * One kernel line of the matrix, saying where it comes from, not which build:
+ * `kmatrix kernels update` resolves it to the newest package of its suite.
+ */
+export const KernelLine = z.strictObject({
+  /** What users type in `KERNELS=…` and what the report shows. */
+  name: z.string().regex(/^[0-9a-z.+-]+$/, 'a short name such as "6.1"'),
+  /** The upstream line, e.g. "6.1": the package's version must start with it. */
+  line: z.string().regex(/^\d+\.\d+$/),
+  /** A Debian suite: bullseye, bookworm-security, trixie, trixie-backports, sid … */
+  suite: z.string().min(1),
+  flavour: z.string().default('cloud'),
+  arch: z.enum(['amd64', 'arm64']).default('amd64'),
+});
+export type KernelLine = z.infer<typeof KernelLine>;
+
+export const Catalog = z.strictObject({
+  $comment: z.string().optional(),
+  kernels: z.array(KernelLine).min(1),
+});
+export type Catalog = z.infer<typeof Catalog>;
+
+export const catalogPath = join(projectRoot, 'images', 'kernels.json');
+
+export async function readCatalog(path = catalogPath): Promise<Catalog> {
+  return parseJsonFile(path, Catalog, await readFile(path, 'utf8'));
+}

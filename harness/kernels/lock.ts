@@ -1,0 +1,69 @@
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { projectRoot } from '../util/paths.ts';
+import { parseJsonFile } from '../util/json-file.ts';
+
+/** One .deb as resolved from the archive: enough to fetch and verify it without apt. */
+export const LockedPackage = z.strictObject({
+  package: z.string(),
+  version: z.string(),
+  /** The archive below the mirror: "debian" or "debian-security". */
+  archive: z.enum(['debian', 'debian-security']),
+  /** Path inside the archive, as in the Packages index ("pool/main/l/linux/…deb"). */
+  filename: z.string().regex(/^pool\/.+\.deb$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().positive(),
+});
+export type LockedPackage = z.infer<typeof LockedPackage>;
+
+/** A catalog line resolved to exact packages: tests and CI use only this. */
+export const LockedKernel = z.strictObject({
+  name: z.string(),
+  line: z.string(),
+  suite: z.string(),
+  flavour: z.string(),
+  arch: z.enum(['amd64', 'arm64']),
+  /** `uname -r` of the kernel, e.g. "6.1.0-56-cloud-amd64". */
+  release: z.string().min(1),
+  /** The image package first; a split layout adds the modules package. */
+  packages: z.array(LockedPackage).min(1),
+});
+export type LockedKernel = z.infer<typeof LockedKernel>;
+
+export const Lock = z.strictObject({
+  $comment: z.string().optional(),
+  version: z.literal(1),
+  kernels: z.array(LockedKernel),
+});
+export type Lock = z.infer<typeof Lock>;
+
+export const lockPath = join(projectRoot, 'images', 'kernels.lock.json');
+
+export async function readLock(path = lockPath): Promise<Lock> {
+  return parseJsonFile(path, Lock, await readFile(path, 'utf8'));
+}
+
+export async function writeLock(lock: Lock, path = lockPath): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(Lock.parse(lock), null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+/**
+ * Picks the kernels a run uses. `selection` is `KERNELS`/`--kernel`: a comma
+ * list of names; empty means all. An unknown name is an error listing the known ones.
+ */
+export function selectKernels(lock: Lock, selection: string | undefined): LockedKernel[] {
+  const wanted = (selection ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (wanted.length === 0) return lock.kernels;
+  const known = lock.kernels.map((k) => k.name);
+  const unknown = wanted.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown kernel ${unknown.map((u) => JSON.stringify(u)).join(', ')}; ` +
+        `known kernels (images/kernels.lock.json): ${known.join(', ')}`,
+    );
+  }
+  return lock.kernels.filter((k) => wanted.includes(k.name));
+}

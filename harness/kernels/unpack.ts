@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, rename, rm, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import * as z from 'zod';
+import type { LockedKernel } from './lock.ts';
+
+/** A kernel ready to boot: the normalised tree virtme-ng expects. */
+export const KernelImage = z.strictObject({
+  name: z.string(),
+  release: z.string(),
+  /** `<root>/boot/vmlinuz-<release>` */
+  vmlinuz: z.string(),
+  /** The tree holding `lib/modules/<release>` with modules.dep; virtme-ng finds it by walking up from vmlinuz. */
+  root: z.string(),
+  /** `<root>/boot/config-<release>`, when the package ships it. */
+  config: z.string().optional(),
+});
+export type KernelImage = z.infer<typeof KernelImage>;
+
+const MARKER = 'kmatrix-kernel.json';
+
+/** The tree's directory: named by release and by the packages' hashes, so a new build never reuses an old tree. */
+export function treeDir(cacheRoot: string, kernel: LockedKernel): string {
+  const id = createHash('sha256').update(kernel.packages.map((p) => p.sha256).join('\n')).digest('hex').slice(0, 12);
+  return join(cacheRoot, 'kernels', `${kernel.release}-${id}`);
+}
+
+/**
+ * Unpacks the verified .debs into one normalised tree: `boot/vmlinuz-REL`,
+ * `boot/config-REL` and `lib/modules/REL` wherever the package put them
+ * (`usr/lib/modules`, or vmlinuz inside the modules dir in sid's split
+ * packages), then runs depmod, since the packages ship no modules.dep. Built
+ * in a temp dir and renamed into place: the marker file means complete.
+ */
+export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRoot: string): Promise<KernelImage> {
+  const dir = treeDir(cacheRoot, kernel);
+  const existing = await readMarker(dir);
+  if (existing) return existing;
+
+  await mkdir(join(cacheRoot, 'kernels'), { recursive: true });
+  const tmp = await mkdtemp(join(cacheRoot, 'kernels', '.unpack-'));
+  try {
+    const raw = join(tmp, 'raw');
+    for (const deb of debs) await execa('dpkg-deb', ['-x', deb, raw]);
+    const root = join(tmp, 'tree');
+    const rel = kernel.release;
+    await mkdir(join(root, 'boot'), { recursive: true });
+    await mkdir(join(root, 'lib', 'modules'), { recursive: true });
+
+    const modules = await firstExisting([join(raw, 'lib/modules', rel), join(raw, 'usr/lib/modules', rel)]);
+    if (!modules) throw new Error(`${kernel.name}: no lib/modules/${rel} in ${kernel.packages.map((p) => p.package).join(' + ')}`);
+    const vmlinuz = await firstExisting([join(raw, 'boot', `vmlinuz-${rel}`), join(modules, 'vmlinuz')]);
+    if (!vmlinuz) throw new Error(`${kernel.name}: no vmlinuz for ${rel} in the package(s)`);
+    const config = await firstExisting([join(raw, 'boot', `config-${rel}`), join(modules, 'config')]);
+
+    await rename(vmlinuz, join(root, 'boot', `vmlinuz-${rel}`));
+    if (config) await rename(config, join(root, 'boot', `config-${rel}`));
+    await rename(modules, join(root, 'lib', 'modules', rel));
+    await execa('depmod', ['-b', root, rel], { env: { PATH: `/usr/sbin:/sbin:${process.env.PATH}` } });
+
+    const image: KernelImage = {
+      name: kernel.name,
+      release: rel,
+      vmlinuz: join(dir, 'tree', 'boot', `vmlinuz-${rel}`),
+      root: join(dir, 'tree'),
+      config: config ? join(dir, 'tree', 'boot', `config-${rel}`) : undefined,
+    };
+    await rm(raw, { recursive: true, force: true });
+    await writeFile(join(tmp, MARKER), `${JSON.stringify(image, null, 2)}\n`);
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      // Another run finished the same tree first: theirs is as good as ours.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+    const done = await readMarker(dir);
+    if (!done) throw new Error(`${dir} is incomplete after unpacking; remove it and run again`);
+    return done;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function readMarker(dir: string): Promise<KernelImage | undefined> {
+  try {
+    return KernelImage.parse(JSON.parse(await readFile(join(dir, MARKER), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+async function firstExisting(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) {
+    try {
+      await access(p);
+      return p;
+    } catch {
+      /* try the next */
+    }
+  }
+  return undefined;
+}
+

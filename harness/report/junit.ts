@@ -1,0 +1,25 @@
+import type { MatrixReport } from './matrix.ts';
+
+/** JUnit XML: one testsuite per kernel, one testcase per scenario. */
+export function renderJUnit(report: MatrixReport): string {
+  const suites = report.kernels.map((kernel) => {
+    const cells = report.cells.filter((c) => c.kernel === kernel);
+    const cases = cells.map((c) => {
+      const body =
+        c.status === 'fail'
+          ? `<failure message="${xml(c.reason ?? '')}"/>`
+          : c.status === 'skip'
+            ? `<skipped message="${xml(c.reason ?? '')}"/>`
+            : '';
+      return `    <testcase classname="kernel ${xml(kernel)}" name="${xml(c.scenario)}" time="${(c.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
+    });
+    const failures = cells.filter((c) => c.status === 'fail').length;
+    const skipped = cells.filter((c) => c.status === 'skip').length;
+    return `  <testsuite name="kernel ${xml(kernel)}" tests="${cells.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="kmatrix">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+function xml(text: string): string {
+  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}

@@ -1,0 +1,70 @@
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Reporter, TestModule } from 'vitest/node';
+import { outDir } from '../util/paths.ts';
+import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
+import { renderJUnit } from './junit.ts';
+
+const KERNEL_PROJECT = /^kernel (.+)$/;
+
+/**
+ * Turns the run into the scenario × kernel matrix: a table on the terminal,
+ * and matrix.md, matrix.json and junit.xml under out/report (the Markdown also
+ * goes to the GitHub job summary when there is one). Its last line counts
+ * every test case of the run, unit tests included.
+ */
+export default class MatrixReporter implements Reporter {
+  async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
+    const cells: Cell[] = [];
+    const kernelOrder: string[] = [];
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    for (const module of modules) {
+      const tests = [...module.children.allTests()];
+      for (const t of tests) {
+        const state = t.result().state;
+        if (state === 'passed') totals.passed++;
+        else if (state === 'failed') totals.failed++;
+        else if (state === 'skipped') totals.skipped++;
+      }
+      const kernel = KERNEL_PROJECT.exec(module.project.name)?.[1];
+      if (!kernel) continue;
+      if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
+      cells.push(cellOf(module, kernel, tests));
+    }
+    if (cells.length > 0) {
+      const report = buildMatrix(cells, kernelOrder);
+      const dir = join(outDir(), 'report');
+      await mkdir(dir, { recursive: true });
+      const markdown = renderMarkdown(report);
+      await writeFile(join(dir, 'matrix.json'), `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(join(dir, 'matrix.md'), markdown);
+      await writeFile(join(dir, 'junit.xml'), renderJUnit(report));
+      if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
+      console.log(`\n${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml)`);
+    }
+    console.log(`kmatrix: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  }
+}
+
+type TestCaseOf<M extends TestModule> = ReturnType<M['children']['allTests']> extends Iterable<infer T> ? T : never;
+
+function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule>[]): Cell {
+  const scenario = basename(module.moduleId).replace(/\.test\.ts$/, '');
+  const durationMs = module.diagnostic().duration;
+  const results = tests.map((t) => t.result());
+  const failed = results.find((r) => r.state === 'failed');
+  if (failed || module.state() === 'failed') {
+    const error = failed?.errors?.[0] ?? module.errors()[0];
+    return { scenario, kernel, status: 'fail', reason: firstLine(error?.message ?? 'failed'), durationMs };
+  }
+  if (results.length > 0 && results.every((r) => r.state === 'skipped')) {
+    const note = results.map((r) => (r.state === 'skipped' ? r.note : undefined)).find(Boolean);
+    return { scenario, kernel, status: 'skip', reason: note ?? 'skipped', durationMs };
+  }
+  return { scenario, kernel, status: 'pass', durationMs };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim()) ?? text;
+  return line.length > 200 ? `${line.slice(0, 197)}…` : line;
+}

@@ -1,0 +1,75 @@
+import * as z from 'zod';
+
+/** One scenario on one kernel. */
+export const Cell = z.strictObject({
+  scenario: z.string(),
+  kernel: z.string(),
+  status: z.enum(['pass', 'fail', 'skip']),
+  /** Why it was skipped, or the first line of the failure. */
+  reason: z.string().optional(),
+  durationMs: z.number(),
+});
+export type Cell = z.infer<typeof Cell>;
+
+export const MatrixReport = z.strictObject({
+  version: z.literal(1),
+  kernels: z.array(z.string()),
+  scenarios: z.array(z.string()),
+  cells: z.array(Cell),
+  summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number() }),
+});
+export type MatrixReport = z.infer<typeof MatrixReport>;
+
+export function buildMatrix(cells: Cell[], kernelOrder: string[]): MatrixReport {
+  const kernels = [...new Set([...kernelOrder.filter((k) => cells.some((c) => c.kernel === k)), ...cells.map((c) => c.kernel)])];
+  const scenarios = [...new Set(cells.map((c) => c.scenario))].sort();
+  const count = (status: Cell['status']) => cells.filter((c) => c.status === status).length;
+  return { version: 1, kernels, scenarios, cells, summary: { pass: count('pass'), fail: count('fail'), skip: count('skip') } };
+}
+
+const MARK = { pass: 'pass', fail: 'FAIL', skip: 'skip' } as const;
+
+function cellText(cell: Cell | undefined): string {
+  if (!cell) return '-';
+  return `${MARK[cell.status]} ${(cell.durationMs / 1000).toFixed(1)}s`;
+}
+
+/** A fixed-width table for the terminal, skip and fail reasons listed below it. */
+export function renderTable(report: MatrixReport): string {
+  const header = ['scenario', ...report.kernels];
+  const rows = report.scenarios.map((s) => [s, ...report.kernels.map((k) => cellText(find(report, s, k)))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const notes = report.cells.filter((c) => c.reason).map((c) => `  ${c.scenario} on ${c.kernel}: ${c.status}: ${c.reason}`);
+  if (notes.length) out.push('', ...notes);
+  out.push('', summaryLine(report));
+  return out.join('\n');
+}
+
+/** The same matrix as Markdown, for a GitHub job summary. */
+export function renderMarkdown(report: MatrixReport): string {
+  const icon = { pass: '✅ pass', fail: '❌ fail', skip: '⏭️ skip' } as const;
+  const cell = (c: Cell | undefined) => (c ? `${icon[c.status]} ${(c.durationMs / 1000).toFixed(1)} s` : '–');
+  const lines = [
+    '## Kernel matrix',
+    '',
+    `| scenario | ${report.kernels.join(' | ')} |`,
+    `|---|${report.kernels.map(() => '---').join('|')}|`,
+    ...report.scenarios.map((s) => `| ${s} | ${report.kernels.map((k) => cell(find(report, s, k))).join(' | ')} |`),
+  ];
+  const notes = report.cells.filter((c) => c.reason);
+  if (notes.length) lines.push('', ...notes.map((c) => `- **${c.scenario}** on **${c.kernel}** (${c.status}): ${c.reason}`));
+  lines.push('', summaryLine(report), '');
+  return lines.join('\n');
+}
+
+/** Skips are counted on their own, never as passes. */
+export function summaryLine(report: MatrixReport): string {
+  const { pass, fail, skip } = report.summary;
+  return `matrix: ${pass} passed, ${fail} failed, ${skip} skipped (${report.scenarios.length} scenarios × ${report.kernels.length} kernels)`;
+}
+
+function find(report: MatrixReport, scenario: string, kernel: string): Cell | undefined {
+  return report.cells.find((c) => c.scenario === scenario && c.kernel === kernel);
+}

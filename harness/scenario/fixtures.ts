@@ -1,0 +1,46 @@
+import { basename, join } from 'node:path';
+import { expect, inject, test as baseTest } from 'vitest';
+import '../expect/matchers.ts';
+import { Vm } from '../vm/vm.ts';
+import { AccelSetting } from '../vm/accel.ts';
+import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
+import { cacheDir, outDir } from '../util/paths.ts';
+import { kernelAtLeast } from './kernel-version.ts';
+
+export { expect };
+
+/**
+ * The scenario test: `vm` is one booted guest of this project's kernel,
+ * shared by every case of the file and powered off after it; `loader` starts
+ * the loader in it with this build's artifacts.
+ */
+export const test = baseTest
+  .extend('kernel', { scope: 'file' }, () => inject('kernelImage'))
+  .extend('vm', { scope: 'file' }, async ({ kernel }, { onCleanup }) => {
+    const scenario = basename(expect.getState().testPath ?? 'scenario', '.test.ts');
+    const vm = await Vm.start(kernel, {
+      accel: AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'),
+      cacheRoot: cacheDir(),
+      consoleLogPath: join(outDir(), 'consoles', `${kernel.name}-${scenario}.log`),
+      bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
+    });
+    onCleanup(() => vm.stop());
+    return vm;
+  })
+  .extend('startLoader', ({ vm }) => {
+    const artifacts = inject('artifacts');
+    return (program: string, spec: Omit<LoaderSpec, 'object'>) =>
+      LoaderSession.start(vm.guest, vm.kernel.name, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
+  })
+  // On a failure, point at the guest's console log: it is where a verifier
+  // splat, an oops or a hang shows.
+  .extend('consoleOnFailure', { auto: true }, ({ vm, onTestFailed, annotate }) => {
+    onTestFailed(async () => {
+      await annotate(`guest console of ${vm.kernel.name}: ${vm.consoleLogPath}`, 'console');
+    });
+  });
+
+/** Skips the case, with the reason in the report, when the kernel is older than `min`. */
+export function requireKernel(ctx: { skip: (condition: boolean, note?: string) => void; kernel: { release: string; name: string } }, min: string, why: string): void {
+  ctx.skip(!kernelAtLeast(ctx.kernel.release, min), `needs kernel ≥ ${min} (${why}); ${ctx.kernel.name} is ${ctx.kernel.release}`);
+}

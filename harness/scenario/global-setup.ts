@@ -1,0 +1,27 @@
+import type { TestProject } from 'vitest/node';
+import { buildAll, type Artifacts } from '../build/index.ts';
+import { fetchKernels } from '../kernels/fetch-all.ts';
+import { readLock, selectKernels } from '../kernels/lock.ts';
+import type { KernelImage } from '../kernels/unpack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kernelName: string;
+    kernelImage: KernelImage;
+    artifacts: Artifacts;
+  }
+}
+
+/**
+ * Runs once per kernel project before its scenarios: builds the crates (cargo
+ * is incremental and locks its target dir, so concurrent projects are safe)
+ * and fetches this project's kernel into the cache.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  const name = project.getProvidedContext().kernelName;
+  const [kernel] = selectKernels(await readLock(), name);
+  const artifacts = await buildAll();
+  const images = await fetchKernels([kernel!]);
+  project.provide('artifacts', artifacts);
+  project.provide('kernelImage', images.get(name)!);
+}

@@ -1,0 +1,59 @@
+import type { Guest } from '../guest/guest.ts';
+
+/** What really happened, as the guest itself saw it, one entry per exec. */
+export interface ExecTruth {
+  pid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+}
+
+export interface ExecTrafficOptions {
+  count: number;
+  /** The ids the probe runs as; a uid nothing else uses keeps per-uid counts exact. */
+  uid: number;
+  gid: number;
+}
+
+/** The probe's name: it becomes the task's comm (at most 15 bytes). */
+export const EXEC_PROBE_COMM = 'kmx-exec-probe';
+const PROBE = `/tmp/kmatrix/${EXEC_PROBE_COMM}`;
+
+/**
+ * Runs a known program `count` times in the guest and records the truth.
+ * The probe is a copy of coreutils' `id` under its own name: the exec the BPF
+ * program sees carries that comm, and its output is the process's own view
+ * of its uid and gid. `$!` is its pid: setpriv drops to the uid and execs the
+ * probe in place, so the pid does not change across that exec. Only the
+ * probe's exec happens under that uid (setpriv runs as root), so the per-uid
+ * count must grow by exactly `count`.
+ */
+export async function generateExecs(guest: Guest, options: ExecTrafficOptions): Promise<ExecTruth[]> {
+  const script = `
+set -eu
+mkdir -p /tmp/kmatrix && chmod 755 /tmp/kmatrix
+cp "$(command -v id)" ${PROBE} && chmod 755 ${PROBE}
+i=0
+while [ "$i" -lt ${options.count} ]; do
+  setpriv --reuid=${options.uid} --regid=${options.gid} --clear-groups ${PROBE} > /tmp/kmatrix/probe.out &
+  pid=$!
+  wait "$pid"
+  echo "$pid $(cat /tmp/kmatrix/probe.out)"
+  i=$((i + 1))
+done`;
+  const result = await guest.exec('sh -s', { stdin: script, timeout: 120_000 });
+  if (result.code !== 0) throw new Error(`exec generator failed (exit ${result.code}): ${result.stderr}`);
+  return parseExecTruth(result.stdout);
+}
+
+/** Parses the generator's lines: `PID uid=U(name) gid=G(name) groups=…`. */
+export function parseExecTruth(stdout: string): ExecTruth[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((line) => {
+      const m = /^(\d+) uid=(\d+)\S* gid=(\d+)/.exec(line);
+      if (!m) throw new Error(`exec generator printed an unexpected line: ${JSON.stringify(line)}`);
+      return { pid: Number(m[1]), uid: Number(m[2]), gid: Number(m[3]), comm: EXEC_PROBE_COMM };
+    });
+}

@@ -1,0 +1,21 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: every project path is relative to it. */
+export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * The one cache directory: kernels, isolated apt state, tools built from source,
+ * the SSH identity. `KMATRIX_CACHE` overrides it (CI points it at a cached path).
+ */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.KMATRIX_CACHE) return resolve(env.KMATRIX_CACHE);
+  const base = env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache');
+  return join(base, 'kmatrix');
+}
+
+/** Where run artifacts (console logs, reports) go. `KMATRIX_OUT` overrides it. */
+export function outDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KMATRIX_OUT ? resolve(env.KMATRIX_OUT) : join(projectRoot, 'out');
+}

@@ -1,0 +1,260 @@
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { dir as tmpDir } from 'tmp-promise';
+import type { KernelImage } from '../kernels/unpack.ts';
+import { Guest } from '../guest/guest.ts';
+import { toolEnv } from '../util/toolchain.ts';
+import { chooseAccel, type Accel, type AccelSetting } from './accel.ts';
+import { ConsoleWatch } from './console-watch.ts';
+import { FileTail } from './file-tail.ts';
+import { settlesWithin, sleep } from '../util/time.ts';
+import { freePort } from './free-port.ts';
+import { ensureSshIdentity } from './ssh-identity.ts';
+
+export interface VmOptions {
+  accel?: AccelSetting;
+  memoryMiB?: number;
+  cpus?: number;
+  /** Milliseconds from start until SSH must answer. */
+  bootTimeoutMs?: number;
+  /** Where the console log goes; a file per VM. */
+  consoleLogPath: string;
+  cacheRoot: string;
+  signal?: AbortSignal;
+}
+
+/** Printed by the guest's init script once userspace runs; SSH is probed after it. */
+const UP_MARKER = 'kmatrix-guest-up';
+const CONSOLE_TAIL_LINES = 60;
+
+/** A boot that failed: carries the console's last lines. */
+export class VmBootError extends Error {
+  readonly consoleTail: string;
+  readonly consoleLogPath: string;
+  constructor(kernel: string, reason: string, consoleTail: string, consoleLogPath: string) {
+    super(`${kernel}: VM failed: ${reason}\n--- last ${CONSOLE_TAIL_LINES} console lines (${consoleLogPath}) ---\n${consoleTail}`);
+    this.consoleTail = consoleTail;
+    this.consoleLogPath = consoleLogPath;
+  }
+}
+
+/** Every live VM's process group, so an exiting process can still kill them all. */
+const live = new Set<{ pid: number; tmp: string }>();
+process.once('exit', () => {
+  for (const { pid, tmp } of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
+}
+
+/**
+ * One booted kernel: `vng --run vmlinuz` with the guest's sshd reachable on a
+ * loopback port. Dispose it (`await using`) and it powers off, then its whole
+ * process group (vng, QEMU, virtiofsd) is killed if it lingers, then its temp
+ * dir is removed: always, also on errors and Ctrl-C.
+ */
+export class Vm implements AsyncDisposable {
+  readonly kernel: KernelImage;
+  readonly accel: Accel;
+  readonly guest: Guest;
+  readonly consoleLogPath: string;
+  /** Milliseconds from start to SSH ready. */
+  readonly bootMs: number;
+  #process: VngProcess;
+  #tmp: { path: string; cleanup(): Promise<void> };
+  #stdinWriter: FileHandle;
+  #consoleTail: FileTail;
+  #entry: { pid: number; tmp: string };
+  #stopped?: Promise<void>;
+
+  private constructor(parts: {
+    kernel: KernelImage; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number;
+    process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; consoleTail: FileTail; entry: { pid: number; tmp: string };
+  }) {
+    this.kernel = parts.kernel;
+    this.accel = parts.accel;
+    this.guest = parts.guest;
+    this.consoleLogPath = parts.consoleLogPath;
+    this.bootMs = parts.bootMs;
+    this.#process = parts.process;
+    this.#tmp = parts.tmp;
+    this.#stdinWriter = parts.stdinWriter;
+    this.#consoleTail = parts.consoleTail;
+    this.#entry = parts.entry;
+  }
+
+  static async start(kernel: KernelImage, options: VmOptions): Promise<Vm> {
+    const started = Date.now();
+    const deadline = started + (options.bootTimeoutMs ?? 240_000);
+    const accel = await chooseAccel(options.accel ?? 'auto', kernel.vmlinuz, options.cacheRoot);
+    const identity = await ensureSshIdentity(options.cacheRoot);
+    const port = await freePort();
+    const tmp = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-`, unsafeCleanup: true });
+    await mkdir(join(options.consoleLogPath, '..'), { recursive: true });
+    await writeFile(options.consoleLogPath, '');
+    // vng only wires the guest's script I/O to the host when its stdio can be
+    // reopened through /proc/self/fd, which Node's socketpairs cannot: so it
+    // gets plain fds. Console and guest output go to the log file itself;
+    // stdin is a FIFO that we hold open, and closing it is the guest's cue to
+    // power off.
+    const fifo = join(tmp.path, 'stdin.fifo');
+    await execa('mkfifo', [fifo]);
+    const stdinWriter = await open(fifo, constants.O_RDWR); // O_RDWR: does not wait for a reader
+    const childStdin = openSync(fifo, 'r');
+    const guestStdoutPath = options.consoleLogPath.replace(/(\.log)?$/, '.stdout.log');
+    await writeFile(guestStdoutPath, '');
+    const childStdout = openSync(guestStdoutPath, 'a');
+    const childStderr = openSync(options.consoleLogPath, 'a');
+
+    const args = [
+      '--run', kernel.vmlinuz,
+      '--verbose', // the boot console goes to stderr, which we keep
+      '--ssh', String(port), '--ssh-tcp',
+      '--memory', `${options.memoryMiB ?? 1024}M`,
+      '--cpus', String(options.cpus ?? 2),
+      ...(accel === 'tcg' ? ['--disable-kvm'] : []),
+      // The guest's init runs this: announce, then hold the VM up until the
+      // host closes our stdin, which is the clean way to power off.
+      '--exec', `echo ${UP_MARKER}; cat >/dev/null`,
+    ];
+    // Plain spawn rather than execa: vng needs these exact fds, and
+    // `detached` makes it the leader of a process group that QEMU and
+    // virtiofsd join, so one kill(-pgid) reaches them all.
+    const child = spawn('vng', args, {
+      env: { ...toolEnv(), HOME: identity.home, TMPDIR: tmp.path },
+      cwd: tmp.path,
+      stdio: [childStdin, childStdout, childStderr],
+      detached: true,
+    });
+    const vng: VngProcess = {
+      pid: child.pid!,
+      exited: new Promise((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown'))),
+    };
+    child.once('error', () => {}); // surfaces as an early exit below
+    closeSync(childStdin);
+    closeSync(childStdout);
+    closeSync(childStderr);
+    const entry = { pid: vng.pid!, tmp: tmp.path };
+    live.add(entry);
+
+    const watch = new ConsoleWatch();
+    const consoleTail = new FileTail(options.consoleLogPath);
+    const stdoutTail = new FileTail(guestStdoutPath);
+    const tail: string[] = [];
+    let fatal: string | undefined;
+    let up = false;
+    const readConsole = async () => {
+      for (const line of await consoleTail.read()) {
+        tail.push(line);
+        if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
+        const verdict = watch.line(line);
+        if (verdict.fatal && !fatal) fatal = verdict.reason;
+      }
+      if (!up) up = (await stdoutTail.read()).includes(UP_MARKER);
+    };
+    let exited = false;
+    void vng.exited.then(() => (exited = true));
+
+    const fail = async (reason: string): Promise<never> => {
+      await killGroup(vng, entry);
+      await readConsole().catch(() => {});
+      await consoleTail.close();
+      await stdoutTail.close();
+      await stdinWriter.close();
+      await tmp.cleanup();
+      throw new VmBootError(kernel.name, reason, tail.join('\n'), options.consoleLogPath);
+    };
+
+    // Wait for the guest's userspace, watching for a dead kernel or QEMU.
+    while (!up) {
+      await readConsole();
+      if (fatal) return fail(fatal);
+      if (exited) return fail(`vng exited (${await vng.exited}) before the guest came up`);
+      if (Date.now() > deadline) return fail(`no guest userspace within ${Math.round((deadline - started) / 1000)} s (boot deadline)`);
+      if (options.signal?.aborted) return fail('aborted');
+      await sleep(100);
+    }
+    let guest: Guest;
+    try {
+      guest = await Promise.race([
+        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal }),
+        (async () => {
+          while (!fatal && !exited) {
+            await sleep(200);
+            await readConsole();
+          }
+          throw new Error(fatal ?? 'vng exited while waiting for SSH');
+        })(),
+      ]);
+    } catch (err) {
+      return fail(`SSH did not come up: ${(err as Error).message}`);
+    }
+    watch.booted();
+    await stdoutTail.close();
+    return new Vm({
+      kernel, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started,
+      process: vng, tmp, stdinWriter, consoleTail, entry,
+    });
+  }
+
+  /** The console log so far, for attaching to a failure. */
+  async consoleText(): Promise<string> {
+    return readFile(this.consoleLogPath, 'utf8').catch(() => '');
+  }
+
+  /** Power off cleanly; kill what lingers; remove temp files. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.guest.close();
+      await this.#stdinWriter.close(); // the guest's `cat` sees EOF, its init powers off
+      const poweredOff = await settlesWithin(this.#process.exited, 20_000);
+      if (!poweredOff || groupAlive(this.#entry.pid)) await killGroup(this.#process, this.#entry);
+      else live.delete(this.#entry);
+      await this.#consoleTail.close();
+      await this.#tmp.cleanup();
+    })();
+    return this.#stopped;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+interface VngProcess {
+  pid: number;
+  /** Resolves with the exit code or signal once vng is gone. */
+  exited: Promise<number | string>;
+}
+
+async function killGroup(proc: VngProcess, entry: { pid: number; tmp: string }): Promise<void> {
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    try {
+      process.kill(-entry.pid, signal);
+    } catch {
+      break; // the group is gone
+    }
+    const gone = await settlesWithin(proc.exited, 3_000);
+    if (gone && !groupAlive(entry.pid)) break;
+  }
+  live.delete(entry);
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

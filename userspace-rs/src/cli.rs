@@ -1,0 +1,266 @@
+//! Command-line parsing. Hand-rolled: the grammar is four repeatable
+//! `--flag VALUE` options, and every mistake has to surface as a protocol
+//! `error` line (stage `parse`), not as free-form usage text.
+
+use std::path::PathBuf;
+
+use crate::types::{self, TypeDef};
+
+pub const USAGE: &str = "\
+usage: kmatrix-loader --object PATH [options]
+
+  --object PATH                  eBPF object (ELF) to load
+  --attach PROGRAM=KIND:TARGET   load PROGRAM and attach it (repeatable)
+                                   tracepoint:CATEGORY/NAME
+  --ringbuf MAP=TYPE             stream records of ring buffer MAP (repeatable)
+  --map MAP=KEY:VALUE            dump MAP at exit (repeatable)
+
+TYPE, KEY and VALUE name decoders: {types}.
+Runs until stdin reaches EOF or SIGTERM/SIGINT; stdout carries only JSON lines.";
+
+#[derive(Debug)]
+pub struct Args {
+    pub object: PathBuf,
+    pub attach: Vec<Attach>,
+    pub ringbufs: Vec<RingBufSpec>,
+    pub maps: Vec<MapSpec>,
+}
+
+#[derive(Debug)]
+pub struct Attach {
+    pub program: String,
+    pub target: Target,
+}
+
+#[derive(Debug)]
+pub enum Target {
+    TracePoint { category: String, name: String },
+}
+
+impl Target {
+    /// The `type` reported for the program in the `ready` line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::TracePoint { .. } => "tracepoint",
+        }
+    }
+
+    /// The `attach` point reported in the `ready` line.
+    pub fn point(&self) -> String {
+        match self {
+            Target::TracePoint { category, name } => format!("{category}/{name}"),
+        }
+    }
+}
+
+/// Attach kinds the harness will grow into. Naming them here gives a clear
+/// "not supported yet" instead of "unknown kind" for a valid-looking spec.
+const PLANNED_KINDS: &[&str] = &[
+    "kprobe",
+    "kretprobe",
+    "uprobe",
+    "uretprobe",
+    "raw_tracepoint",
+    "tp_btf",
+    "fentry",
+    "fexit",
+    "lsm",
+    "xdp",
+    "tc-ingress",
+    "tc-egress",
+    "cgroup_skb",
+    "socket_filter",
+];
+
+pub struct RingBufSpec {
+    pub map: String,
+    pub decoder: &'static TypeDef,
+}
+
+pub struct MapSpec {
+    pub map: String,
+    pub key: &'static TypeDef,
+    pub value: &'static TypeDef,
+}
+
+// TypeDef holds fn pointers; Debug shows the type name only.
+impl std::fmt::Debug for RingBufSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.map, self.decoder.name)
+    }
+}
+
+impl std::fmt::Debug for MapSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}:{}", self.map, self.key.name, self.value.name)
+    }
+}
+
+pub enum Parsed {
+    Run(Args),
+    Help,
+}
+
+pub fn usage() -> String {
+    USAGE.replace("{types}", &types::names())
+}
+
+pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut object = None;
+    let mut attach = Vec::new();
+    let mut ringbufs = Vec::new();
+    let mut maps = Vec::new();
+
+    while let Some(arg) = argv.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Parsed::Help);
+        }
+        // Accept both `--flag VALUE` and `--flag=VALUE`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| argv.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--object" => object = Some(PathBuf::from(value()?)),
+            "--attach" => attach.push(parse_attach(&value()?)?),
+            "--ringbuf" => ringbufs.push(parse_ringbuf(&value()?)?),
+            "--map" => maps.push(parse_map(&value()?)?),
+            _ => return Err(format!("unknown argument `{flag}`")),
+        }
+    }
+
+    let object = object.ok_or("--object is required")?;
+    Ok(Parsed::Run(Args {
+        object,
+        attach,
+        ringbufs,
+        maps,
+    }))
+}
+
+fn split_assignment<'a>(flag: &str, spec: &'a str) -> Result<(&'a str, &'a str), String> {
+    match spec.split_once('=') {
+        Some((name, rest)) if !name.is_empty() && !rest.is_empty() => Ok((name, rest)),
+        _ => Err(format!("{flag} expects NAME=VALUE, got `{spec}`")),
+    }
+}
+
+fn lookup_type(name: &str) -> Result<&'static TypeDef, String> {
+    types::lookup(name).ok_or_else(|| format!("unknown type `{name}` (known: {})", types::names()))
+}
+
+fn parse_attach(spec: &str) -> Result<Attach, String> {
+    let (program, target) = split_assignment("--attach", spec)?;
+    let Some((kind, point)) = target.split_once(':') else {
+        return Err(format!(
+            "--attach expects PROGRAM=KIND:TARGET, got `{spec}`"
+        ));
+    };
+    let target = match kind {
+        "tracepoint" => match point.split_once('/') {
+            Some((category, name))
+                if !category.is_empty() && !name.is_empty() && !name.contains('/') =>
+            {
+                Target::TracePoint {
+                    category: category.to_owned(),
+                    name: name.to_owned(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "tracepoint target must be CATEGORY/NAME, got `{point}`"
+                ));
+            }
+        },
+        _ if PLANNED_KINDS.contains(&kind) => {
+            return Err(format!(
+                "attach kind `{kind}` is not supported yet (supported: tracepoint)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "unknown attach kind `{kind}` in `{spec}` (supported: tracepoint)"
+            ));
+        }
+    };
+    Ok(Attach {
+        program: program.to_owned(),
+        target,
+    })
+}
+
+fn parse_ringbuf(spec: &str) -> Result<RingBufSpec, String> {
+    let (map, decoder) = split_assignment("--ringbuf", spec)?;
+    Ok(RingBufSpec {
+        map: map.to_owned(),
+        decoder: lookup_type(decoder)?,
+    })
+}
+
+fn parse_map(spec: &str) -> Result<MapSpec, String> {
+    let (map, kv) = split_assignment("--map", spec)?;
+    let Some((key, value)) = kv.split_once(':') else {
+        return Err(format!("--map expects MAP=KEY:VALUE, got `{spec}`"));
+    };
+    Ok(MapSpec {
+        map: map.to_owned(),
+        key: lookup_type(key)?,
+        value: lookup_type(value)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Parsed, String> {
+        parse(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn full_command_line() {
+        let Ok(Parsed::Run(args)) = args(&[
+            "--object",
+            "exec",
+            "--attach=sched_process_exec=tracepoint:sched/sched_process_exec",
+            "--ringbuf",
+            "EXEC_EVENTS=exec_event",
+            "--map",
+            "EXECS_BY_UID=u32:u64",
+        ]) else {
+            panic!("should parse");
+        };
+        assert_eq!(args.object, PathBuf::from("exec"));
+        assert_eq!(args.attach[0].program, "sched_process_exec");
+        assert_eq!(args.attach[0].target.point(), "sched/sched_process_exec");
+        assert_eq!(args.ringbufs[0].decoder.name, "exec_event");
+        assert_eq!(
+            (args.maps[0].key.name, args.maps[0].value.name),
+            ("u32", "u64")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_specs() {
+        for bad in [
+            &["--attach", "p=tracepoint:sched"][..],
+            &["--object", "o", "--attach", "p=kprobe:do_sys_open"],
+            &["--object", "o", "--attach", "p=bogus:x"],
+            &["--object", "o", "--map", "M=u32"],
+            &["--object", "o", "--ringbuf", "M=nope"],
+            &["--object"],
+            &["--frobnicate"],
+            &[],
+        ] {
+            assert!(args(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

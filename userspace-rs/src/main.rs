@@ -1,0 +1,512 @@
+//! kmatrix-loader: loads an eBPF object, attaches its programs, and reports
+//! what they do as JSON lines on stdout (see `output.rs` for the protocol).
+//!
+//! Lifecycle: load -> attach all -> `ready` -> stream ring buffer events
+//! until stdin reaches EOF or SIGTERM/SIGINT -> detach -> drain what is left
+//! -> `map` dumps -> `stats` -> exit 0. Any failure prints one `error` line
+//! and exits 1.
+
+mod cli;
+mod dump;
+mod output;
+mod types;
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    future::poll_fn,
+    io,
+    process::ExitCode,
+    task::{Context, Poll, ready},
+};
+
+use aya::{
+    EbpfLoader,
+    maps::{MapData, RingBuf},
+    programs::{Program, ProgramError, TracePoint},
+};
+use aya_log::EbpfLogger;
+use serde_json::json;
+use tokio::{
+    io::{Interest, unix::AsyncFd},
+    signal::unix::{SignalKind, signal},
+    sync::oneshot,
+};
+
+use crate::{
+    cli::{Args, Parsed, Target},
+    output::{Failure, Stage, emit, fail},
+    types::TypeDef,
+};
+
+fn main() -> ExitCode {
+    log::set_logger(&StderrLog).ok();
+    log::set_max_level(match std::env::var("KMATRIX_LOADER_LOG").as_deref() {
+        Ok("debug") => log::LevelFilter::Debug,
+        Ok("info") => log::LevelFilter::Info,
+        _ => log::LevelFilter::Warn,
+    });
+
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
+            eprintln!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("{}", cli::usage());
+            Failure::new(Stage::Parse, message).emit();
+            return ExitCode::FAILURE;
+        }
+    };
+
+    raise_memlock_limit();
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            Failure::new(Stage::Run, format!("starting tokio runtime: {e}")).emit();
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!(
+                "kmatrix-loader: {} failed: {}",
+                failure.stage.as_str(),
+                failure.message
+            );
+            failure.emit();
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Failure> {
+    // Installed before anything is loaded so a SIGTERM that arrives early is
+    // queued and handled as a normal shutdown instead of killing us mid-way.
+    let shutdown = shutdown_signal().map_err(fail(Stage::Run))?;
+
+    let object = std::fs::read(&args.object).map_err(|e| {
+        Failure::new(
+            Stage::Parse,
+            format!("reading {}: {e}", args.object.display()),
+        )
+    })?;
+    let mut ebpf = EbpfLoader::new().load(&object).map_err(|e| {
+        let stage = match e {
+            aya::EbpfError::ParseError(_) => Stage::Parse,
+            _ => Stage::Load,
+        };
+        fail(stage)(e)
+    })?;
+
+    let mut map_names: Vec<String> = ebpf.maps().map(|(name, _)| name.to_owned()).collect();
+    map_names.sort();
+
+    // Validate every spec against the object before loading any program.
+    for spec in &args.maps {
+        let map = ebpf
+            .map(&spec.map)
+            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
+        dump::check(spec, map).map_err(|m| Failure::new(Stage::Parse, m))?;
+    }
+    let mut sources = Vec::new();
+    for spec in &args.ringbufs {
+        // take_map: the reader owns the map; a second --ringbuf for the same
+        // map therefore reports it as missing.
+        let map = ebpf
+            .take_map(&spec.map)
+            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
+        let ring = RingBuf::try_from(map).map_err(|e| {
+            Failure::new(
+                Stage::Parse,
+                format!(
+                    "--ringbuf {}: not a ring buffer ({})",
+                    spec.map,
+                    output::error_chain(&e)
+                ),
+            )
+        })?;
+        sources.push(Source::Events {
+            map: spec.map.clone(),
+            decoder: spec.decoder,
+            ring: watch(Counted {
+                inner: ring,
+                count: 0,
+            })?,
+        });
+    }
+    // Objects built with aya-log-ebpf carry an AYA_LOGS ring buffer; forward
+    // its records as `log` lines.
+    if map_names.iter().any(|name| name == "AYA_LOGS") {
+        let logger = EbpfLogger::init_with_logger(&mut ebpf, JsonLog).map_err(fail(Stage::Load))?;
+        sources.push(Source::Logs(watch(logger)?));
+    }
+
+    let program_names: Vec<String> = ebpf.programs().map(|(name, _)| name.to_owned()).collect();
+    let mut loaded = HashSet::new();
+    let mut ready_programs = Vec::new();
+    for attach in &args.attach {
+        let program = ebpf
+            .program_mut(&attach.program)
+            .ok_or_else(|| missing("program", &attach.program, &program_names))?;
+        match &attach.target {
+            Target::TracePoint { category, name } => {
+                ensure_tracefs();
+                let tp: &mut TracePoint = program.try_into().map_err(|e: ProgramError| {
+                    Failure::new(
+                        Stage::Parse,
+                        format!(
+                            "program {} cannot attach as a tracepoint: {e}",
+                            attach.program
+                        ),
+                    )
+                })?;
+                // One program may be attached at several points; load it once.
+                if loaded.insert(attach.program.clone()) {
+                    tp.load().map_err(|e| verify_failure(&attach.program, e))?;
+                }
+                tp.attach(category, name).map_err(|e| {
+                    Failure::new(
+                        Stage::Attach,
+                        format!(
+                            "attaching {} to tracepoint {category}/{name}: {}",
+                            attach.program,
+                            output::error_chain(&e)
+                        ),
+                    )
+                })?;
+            }
+        }
+        ready_programs.push(json!({
+            "name": attach.program,
+            "type": attach.target.kind(),
+            "attach": attach.target.point(),
+        }));
+    }
+
+    emit(
+        "ready",
+        json!({ "programs": ready_programs, "maps": map_names, "kernel": kernel_release() }),
+    );
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            reason = &mut shutdown => {
+                eprintln!("kmatrix-loader: {reason}, shutting down");
+                break;
+            }
+            result = poll_fn(|cx| poll_sources(&mut sources, cx)) => result.map_err(fail(Stage::Run))?,
+        }
+    }
+
+    // Detach first so nothing new is produced, then drain: every event
+    // submitted before shutdown is reported, and the map dumps below agree
+    // with the events that were streamed.
+    for name in &loaded {
+        let result = match ebpf.program_mut(name) {
+            Some(Program::TracePoint(tp)) => tp.unload(),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            eprintln!(
+                "kmatrix-loader: detaching {name}: {}",
+                output::error_chain(&e)
+            );
+        }
+    }
+    for source in &mut sources {
+        source.drain();
+    }
+
+    for spec in &args.maps {
+        let map = ebpf
+            .map(&spec.map)
+            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
+        let body = dump::dump(spec, map).map_err(|m| Failure::new(Stage::Run, m))?;
+        emit("map", body);
+    }
+
+    let per_map: BTreeMap<&str, u64> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Events { map, ring, .. } => Some((map.as_str(), ring.get_ref().count)),
+            Source::Logs(_) => None,
+        })
+        .collect();
+    emit(
+        "stats",
+        json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map }),
+    );
+    Ok(())
+}
+
+fn missing(what: &str, name: &str, available: &[String]) -> Failure {
+    Failure::new(
+        Stage::Parse,
+        format!(
+            "no {what} named {name} in object (has: {})",
+            available.join(", ")
+        ),
+    )
+}
+
+/// A failed `BPF_PROG_LOAD` carries the verifier's log, which is what a
+/// failing test needs to show; keep it out of the one-line message.
+fn verify_failure(program: &str, err: ProgramError) -> Failure {
+    match err {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => Failure {
+            stage: Stage::Verify,
+            message: format!("loading program {program}: BPF_PROG_LOAD failed: {io_error}"),
+            verifier_log: Some(verifier_log.to_string()),
+        },
+        other => Failure::new(
+            Stage::Verify,
+            format!("loading program {program}: {}", output::error_chain(&other)),
+        ),
+    }
+}
+
+/// Registers a ring buffer with tokio's reactor so it can be awaited.
+fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, Failure> {
+    // SAFETY: ring buffers and aya-log loggers own their map fd for their
+    // whole lifetime and always return that same fd.
+    unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) }.map_err(|e| {
+        Failure::new(
+            Stage::Run,
+            format!("registering ring buffer with epoll: {}", e.into_parts().1),
+        )
+    })
+}
+
+/// Something that becomes readable when the kernel has records for us.
+enum Source {
+    Events {
+        map: String,
+        decoder: &'static TypeDef,
+        ring: AsyncFd<Counted<RingBuf<MapData>>>,
+    },
+    Logs(AsyncFd<EbpfLogger<JsonLog>>),
+}
+
+/// A ring buffer plus the number of records taken from it.
+struct Counted<T> {
+    inner: T,
+    count: u64,
+}
+
+impl<T: std::os::fd::AsRawFd> std::os::fd::AsRawFd for Counted<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl Source {
+    /// Emits every record currently available, without waiting.
+    fn drain(&mut self) {
+        match self {
+            Source::Events { map, decoder, ring } => drain_events(ring.get_mut(), map, decoder),
+            Source::Logs(logger) => logger.get_mut().flush(),
+        }
+    }
+
+    /// Ready once records were drained; registers for a wakeup otherwise.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Source::Events { map, decoder, ring } => {
+                let mut guard = ready!(ring.poll_read_ready_mut(cx))?;
+                drain_events(guard.get_inner_mut(), map, decoder);
+                guard.clear_ready();
+            }
+            Source::Logs(logger) => {
+                let mut guard = ready!(logger.poll_read_ready_mut(cx))?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Polls every source (so each one's waker is registered) and is ready when
+/// at least one had records.
+fn poll_sources(sources: &mut [Source], cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let mut progressed = false;
+    for source in sources {
+        if let Poll::Ready(result) = source.poll_drain(cx) {
+            result?;
+            progressed = true;
+        }
+    }
+    if progressed {
+        Poll::Ready(Ok(()))
+    } else {
+        Poll::Pending
+    }
+}
+
+fn drain_events(ring: &mut Counted<RingBuf<MapData>>, map: &str, decoder: &TypeDef) {
+    while let Some(record) = ring.inner.next() {
+        ring.count += 1;
+        let mut line = json!({ "map": map, "type": decoder.name });
+        if record.len() == decoder.size {
+            line["fields"] = (decoder.decode)(&record);
+        } else {
+            // Keep the event visible (and counted) but say why it has no fields.
+            line["fields"] = serde_json::Value::Null;
+            line["error"] = json!(format!(
+                "record is {} bytes, {} is {}",
+                record.len(),
+                decoder.name,
+                decoder.size
+            ));
+            line["raw"] = json!(
+                record
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+        }
+        emit("event", line);
+    }
+}
+
+/// Resolves with the reason once stdin reaches EOF or SIGTERM/SIGINT arrive.
+fn shutdown_signal() -> io::Result<impl Future<Output = &'static str>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    // A plain thread rather than tokio's stdin: tokio reads stdin on its
+    // blocking pool, and a read that never returns would stall runtime
+    // shutdown. This thread just dies with the process.
+    let (eof_tx, eof_rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+        let _ = eof_tx.send(());
+    });
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = eof_rx => "stdin closed",
+        }
+    })
+}
+
+/// Kernels before 5.11 charge BPF maps against RLIMIT_MEMLOCK, whose
+/// default (often 64 KiB or 8 MiB) is too small for a 256 KiB ring buffer
+/// plus the rest. Newer kernels use memcg accounting and ignore it.
+fn raise_memlock_limit() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscalls with valid pointers to initialised structs.
+    unsafe {
+        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) == 0 {
+            return;
+        }
+        // Without CAP_SYS_RESOURCE (e.g. in a container) only the soft
+        // limit can move, up to the hard one.
+        let err = io::Error::last_os_error();
+        let mut limit = unlimited;
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit);
+        }
+        eprintln!(
+            "kmatrix-loader: cannot lift RLIMIT_MEMLOCK ({err}); it stays at {} bytes (only matters before 5.11)",
+            limit.rlim_cur
+        );
+    }
+}
+
+/// Tracepoints are attached through tracefs. A minimal VM (or a fresh
+/// container) may not have it mounted; mount it where aya looks first
+/// rather than fail the attach.
+fn ensure_tracefs() {
+    const TRACING: &str = "/sys/kernel/tracing";
+    if std::path::Path::new(TRACING).join("events").exists()
+        || std::path::Path::new("/sys/kernel/debug/tracing/events").exists()
+    {
+        return;
+    }
+    // SAFETY: all arguments are valid NUL-terminated strings.
+    let ret = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret == 0 {
+        eprintln!("kmatrix-loader: mounted tracefs on {TRACING}");
+    } else {
+        eprintln!(
+            "kmatrix-loader: tracefs is not mounted and mounting it failed: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+/// `uname -r`, so results can be tied to the kernel that produced them.
+fn kernel_release() -> String {
+    // SAFETY: utsname is plain data; uname fills it in.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return String::new();
+    }
+    // SAFETY: the kernel NUL-terminates `release`.
+    unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Forwards aya-log records from the eBPF side as `log` lines.
+struct JsonLog;
+
+impl log::Log for JsonLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        emit(
+            "log",
+            json!({
+                "level": record.level().as_str().to_ascii_lowercase(),
+                "target": record.target(),
+                "message": record.args().to_string(),
+            }),
+        );
+    }
+
+    fn flush(&self) {}
+}
+
+/// aya's own diagnostics (warnings about BTF, map fallbacks, ...) go to
+/// stderr, never to the protocol stream. Level via KMATRIX_LOADER_LOG.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("[{} {}] {}", record.level(), record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { defineConfig } from 'vitest/config';
+import { Lock, lockPath, selectKernels } from './harness/kernels/lock.ts';
+import { parseJsonFile } from './harness/util/json-file.ts';
+
+// The kernel matrix: one vitest project per locked kernel, each running every
+// scenario file with that kernel injected. KERNELS=6.1,6.12 picks a subset.
+const lock = parseJsonFile(lockPath, Lock, readFileSync(lockPath, 'utf8'));
+const kernels = selectKernels(lock, process.env.KERNELS);
+
+// Each scenario file boots one VM (1 GiB, 2 vCPUs). Run as many at once as
+// the host has cores and memory for, or KMATRIX_MAX_VMS.
+const memoryBound = Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2));
+const maxVms = Number(process.env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound));
+
+export default defineConfig({
+  test: {
+    maxWorkers: maxVms,
+    reporters: ['default', './harness/report/matrix-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['harness/**/*.test.ts'] },
+      },
+      ...kernels.map((kernel) => ({
+        extends: true,
+        test: {
+          name: `kernel ${kernel.name}`,
+          include: ['scenarios/**/*.test.ts'],
+          provide: { kernelName: kernel.name },
+          globalSetup: ['./harness/scenario/global-setup.ts'],
+          // A VM boots inside the first test of a file; under TCG that alone
+          // can take a minute on a busy host.
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          teardownTimeout: 60_000,
+        },
+      })),
+    ],
+  },
+});
