@@ -9,9 +9,8 @@ const RUNS = 25;
 const PROBE_UID = 4242;
 const PROBE_GID = 4343;
 
-test('exec events and per-uid counts match what the guest ran', async (ctx) => {
-  const { vm, startLoader } = ctx;
-  requireKernel(ctx, '5.8', 'BPF_MAP_TYPE_RINGBUF');
+test('exec events and per-uid counts match what the guest ran', async ({ vm, kernel, skip, startLoader }) => {
+  requireKernel({ kernel, skip }, '5.8', 'BPF_MAP_TYPE_RINGBUF');
   const loader = await startLoader('exec', {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
     ringbufs: { EXEC_EVENTS: 'exec_event' },
@@ -21,13 +20,13 @@ test('exec events and per-uid counts match what the guest ran', async (ctx) => {
 
   const truth = await generateExecs(vm.guest, { count: RUNS, uid: PROBE_UID, gid: PROBE_GID });
   expect(truth).toHaveLength(RUNS);
-  const ours = (events: typeof loader.events) => events.filter((e) => e.fields.comm === EXEC_PROBE_COMM);
+  const ours = (events: typeof loader.events) => events.filter((e) => e.fields?.comm === EXEC_PROBE_COMM);
   await loader.waitForEvents((events) => ours(events).length >= RUNS, 30_000, `${RUNS} ${EXEC_PROBE_COMM} events`);
   const result = await loader.stop();
 
   // Other processes exec too (the generator's own shell, setpriv, cat): they
   // are left out by comm, and the probe's events must then be exactly the truth.
-  const events = ours(result.events).map((e) => e.fields);
+  const events = ours(result.events).map((e) => e.fields!);
   expect(events).toMatchTruth(
     truth.map((t) => ({ ...t, tgid: t.pid })),
     { kernel: vm.kernel.name, source: 'RingBuf EXEC_EVENTS', key: 'pid', fields: ['pid', 'tgid', 'uid', 'gid', 'comm'] },
