@@ -48,7 +48,7 @@ export function isClean(diff: TruthDiff): boolean {
   return !diff.missing.length && !diff.unexpected.length && !diff.duplicates.length && !diff.mismatches.length;
 }
 
-/** A readable account of a diff, nearest mismatches first, capped at `limit` lines per kind. */
+/** A readable account of a diff: field mismatches first, then missing, unexpected and duplicate events, `limit` lines per kind. */
 export function describeDiff(diff: TruthDiff, key: string, limit = 10): string {
   const lines: string[] = [];
   const section = <T>(title: string, items: T[], show: (item: T) => string) => {

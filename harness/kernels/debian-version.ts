@@ -40,13 +40,15 @@ function compareParts(a: string, b: string): number {
       i++;
       j++;
     }
-    // Digit run, numerically.
+    // Digit run, numerically, at any length (beyond 2^53 too, as dpkg does).
     let na = '';
     let nb = '';
     while (i < a.length && isDigit(a[i])) na += a[i++];
     while (j < b.length && isDigit(b[j])) nb += b[j++];
-    const diff = Number(na || '0') - Number(nb || '0');
-    if (diff !== 0) return diff;
+    na = na.replace(/^0+/, '');
+    nb = nb.replace(/^0+/, '');
+    if (na.length !== nb.length) return na.length - nb.length;
+    if (na !== nb) return na < nb ? -1 : 1;
   }
   return 0;
 }

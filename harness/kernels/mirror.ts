@@ -31,19 +31,24 @@ export async function findMirrors(env: NodeJS.ProcessEnv = process.env): Promise
 
 /** Reads the repository URIs apt is configured with, by the suite they serve. */
 async function systemMirrors(): Promise<Partial<Mirrors>> {
-  const result = await execa('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE)'], {
+  const result = await execa('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE) $(COMPONENT)'], {
     reject: false,
   });
   if (result.exitCode !== 0) return {};
   return mirrorsFromIndexTargets(result.stdout);
 }
 
-/** Pure part of {@link systemMirrors}: `URI RELEASE` lines to archive roots. */
+/**
+ * Pure part of {@link systemMirrors}: `URI RELEASE [COMPONENT]` lines to
+ * archive roots. Third-party repositories that also end in /debian (Docker's,
+ * say) serve other components than Debian's `main`, so those are left out.
+ */
 export function mirrorsFromIndexTargets(text: string): Partial<Mirrors> {
   const found: Partial<Mirrors> = {};
   for (const line of text.split('\n')) {
-    const [uri, release] = line.trim().split(/\s+/);
+    const [uri, release, component] = line.trim().split(/\s+/);
     if (!uri || !release || !/^https?:\/\//.test(uri)) continue;
+    if (component && component !== 'main') continue;
     const root = trimSlash(uri);
     if (release.endsWith('-security') || root.endsWith('/debian-security')) found['debian-security'] ??= root;
     else if (root.endsWith('/debian')) found.debian ??= root;

@@ -21,5 +21,9 @@ export function renderJUnit(report: MatrixReport): string {
 }
 
 function xml(text: string): string {
-  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  // Control characters (ANSI colours in error messages) are not allowed in XML 1.0.
+  return text
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '')
+    .replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
