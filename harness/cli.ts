@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
       const kernels = [];
       for (const line of catalog.kernels) {
         const locked = await resolveKernelLine(line, cacheDir(), mirrors);
-        console.log(`${line.name}: ${locked.release} (${locked.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`);
+        console.log(`${locked.name}: ${locked.release} (${locked.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`);
         kernels.push(locked);
       }
       await writeLock({ version: 1, kernels });

@@ -9,10 +9,13 @@ import { parseJsonFile } from '../util/json-file.ts';
  * `kmatrix kernels update` resolves it to the newest package of its suite.
  */
 export const KernelLine = z.strictObject({
-  /** What users type in `KERNELS=…` and what the report shows. */
-  name: z.string().regex(/^[0-9a-z.+-]+$/, 'a short name such as "6.1"'),
-  /** The upstream line, e.g. "6.1": the package's version must start with it. */
-  line: z.string().regex(/^\d+\.\d+$/),
+  /**
+   * What users type in `KERNELS=…` and what the report shows. Defaults to the
+   * line; for a major-only line ("7": the newest 7.x) to the line it resolved to.
+   */
+  name: z.string().regex(/^[0-9a-z.+-]+$/, 'a short name such as "6.1"').optional(),
+  /** The upstream line, "6.1", or a major, "7", for the newest line of that major. */
+  line: z.string().regex(/^\d+(\.\d+)?$/, 'a line such as "6.1", or a major such as "7"'),
   /** A Debian suite: bullseye, bookworm-security, trixie, trixie-backports, sid … */
   suite: z.string().min(1),
   flavour: z.string().default('cloud'),

@@ -28,6 +28,8 @@ export async function resolveKernelLine(line: KernelLine, cacheRoot: string, mir
     );
   }
   const release = releaseOf(newest.name);
+  const resolvedLine = /^\d+\.\d+/.exec(newest.stanza.Version!)![0];
+  const name = line.name ?? (line.line.includes('.') ? line.line : resolvedLine);
   const split = dependsOn(newest.stanza, `linux-binary-${release}`);
   const packageNames = split ? [`linux-binary-${release}`, `linux-modules-${release}`] : [newest.name];
   const packages: LockedPackage[] = [];
@@ -36,12 +38,12 @@ export async function resolveKernelLine(line: KernelLine, cacheRoot: string, mir
     if (!stanza) throw new Error(`${name} (needed by ${newest.name}) is not in ${line.suite}`);
     packages.push(lockedPackage(name, stanza, line.suite));
   }
-  return { name: line.name, line: line.line, suite: line.suite, flavour: line.flavour, arch: line.arch, release, packages };
+  return { name, line: resolvedLine, suite: line.suite, flavour: line.flavour, arch: line.arch, release, packages };
 }
 
 /** Kernel image package names of one line and flavour, e.g. linux-image-6.1.0-56-cloud-amd64-unsigned. */
 export function imageNameRegex(line: KernelLine): string {
-  const v = line.line.replace('.', '\\.');
+  const v = line.line.includes('.') ? line.line.replace('.', '\\.') : `${line.line}\\.[0-9]+`;
   return `^linux-image-${v}[.][0-9][^ ]*-${line.flavour}-${line.arch}(-unsigned)?$`;
 }
 

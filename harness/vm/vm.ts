@@ -28,6 +28,29 @@ export interface VmOptions {
 
 /** Printed by the guest's init script once userspace runs; SSH is probed after it. */
 const UP_MARKER = 'kmatrix-guest-up';
+
+/**
+ * What the guest's init runs once userspace is up.
+ *
+ * First it (re)configures the NIC that carries SSH. virtme-ng's init brings
+ * up `eth0` and runs DHCP while udev is still renaming devices; when udev
+ * wins (`enp0s9: renamed from eth0`) the lease is never applied and SSH can't
+ * be reached. Slirp always hands out 10.0.2.15 with 10.0.2.2 as gateway and
+ * forwards the SSH port there, so setting that address on whatever the NIC
+ * is now called is exact, and harmless when DHCP did succeed.
+ *
+ * Then it announces itself and holds the VM up until the host closes stdin,
+ * which is the clean way to power off.
+ */
+const GUEST_SCRIPT = [
+  'for dev in /sys/class/net/*; do',
+  '  name=${dev##*/}; [ "$name" = lo ] && continue',
+  '  ip link set "$name" up; ip addr replace 10.0.2.15/24 dev "$name"',
+  'done',
+  'ip route replace default via 10.0.2.2 2>/dev/null',
+  `echo ${UP_MARKER}`,
+  'cat >/dev/null',
+].join('\n');
 const CONSOLE_TAIL_LINES = 60;
 
 /** A boot that failed: carries the console's last lines. */
@@ -123,9 +146,7 @@ export class Vm implements AsyncDisposable {
       '--memory', `${options.memoryMiB ?? 1024}M`,
       '--cpus', String(options.cpus ?? 2),
       ...(accel === 'tcg' ? ['--disable-kvm'] : []),
-      // The guest's init runs this: announce, then hold the VM up until the
-      // host closes our stdin, which is the clean way to power off.
-      '--exec', `echo ${UP_MARKER}; cat >/dev/null`,
+      '--exec', GUEST_SCRIPT,
     ];
     // Plain spawn rather than execa: vng needs these exact fds, and
     // `detached` makes it the leader of a process group that QEMU and
