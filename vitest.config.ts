@@ -1,13 +1,24 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, totalmem } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { Lock, lockPath, selectKernels } from './harness/kernels/lock.ts';
 import { parseJsonFile } from './harness/util/json-file.ts';
+import { newRunId, outDir } from './harness/util/paths.ts';
 
 // The kernel matrix: one vitest project per locked kernel, each running every
 // scenario file with that kernel injected. KERNELS=6.1,6.12 picks a subset.
 const lock = parseJsonFile(lockPath, Lock, readFileSync(lockPath, 'utf8'));
 const kernels = selectKernels(lock, process.env.KERNELS);
+
+// One directory per run for console logs and reports (workers inherit the
+// variable); only the newest runs are kept.
+process.env.KMATRIX_RUN_ID ??= newRunId();
+const KEEP_RUNS = 10;
+const runsDir = join(outDir(), 'runs');
+mkdirSync(runsDir, { recursive: true });
+const oldRuns = readdirSync(runsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+for (const old of oldRuns.slice(0, Math.max(0, oldRuns.length - KEEP_RUNS))) rmSync(join(runsDir, old), { recursive: true, force: true });
 
 // Each scenario file boots one VM (1 GiB, 2 vCPUs). Run as many at once as
 // the host has cores and memory for, or KMATRIX_MAX_VMS.

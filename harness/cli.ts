@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: `kmatrix run | kernels update | kernels fetch | build`.
+// The command line: `kmatrix run | kernels update | kernels fetch | build | report merge`.
 import { parseArgs } from 'node:util';
 import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
@@ -9,10 +9,12 @@ import { cacheDir } from './util/paths.ts';
 const USAGE = `usage: kmatrix <command> [options]
 
 commands:
-  run              build, fetch the kernels, run every scenario on each, print the matrix
-  kernels update   resolve images/kernels.json to the newest packages; rewrite images/kernels.lock.json
-  kernels fetch    download, verify and unpack the locked kernels into the cache
-  build            build ebpf-rs and userspace-rs
+  run                build, fetch the kernels, run every scenario on each, print the matrix
+  kernels update     resolve images/kernels.json to the newest packages; rewrite images/kernels.lock.json
+  kernels fetch      download, verify and unpack the locked kernels into the cache
+  build [--out DIR]  build ebpf-rs and userspace-rs; --out copies the loader and objects to DIR
+                     (use them with KMATRIX_PREBUILT=DIR instead of building)
+  report merge DIR…  merge matrix.json files found under DIRs into one report (CI's summary job)
 
 options:
   -k, --kernel LIST   comma-separated kernel names (default: $KERNELS, else all in the lock)
@@ -24,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       kernel: { type: 'string', short: 'k' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -32,7 +35,11 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const selection = values.kernel ?? process.env.KERNELS;
-  const command = positionals.join(' ');
+  const command = positionals.slice(0, 2).join(' ');
+  if (command === 'report merge') {
+    const { mergeReports } = await import('./report/merge.ts');
+    return mergeReports(positionals.slice(2));
+  }
   switch (command) {
     case 'kernels update': {
       const catalog = await readCatalog();
@@ -52,8 +59,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'build': {
-      const { buildAll } = await import('./build/index.ts');
-      const artifacts = await buildAll();
+      const { buildAll, exportArtifacts } = await import('./build/index.ts');
+      const built = await buildAll({ log: (line) => console.error(line) });
+      const artifacts = values.out ? await exportArtifacts(built, values.out) : built;
       console.log(JSON.stringify(artifacts, null, 2));
       return 0;
     }

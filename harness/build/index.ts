@@ -1,7 +1,9 @@
+import { access, chmod, copyFile, mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
 import { projectRoot } from '../util/paths.ts';
+import { parseJsonFile } from '../util/json-file.ts';
 import { detectBpfToolchain } from './toolchain.ts';
 
 /** What a build produces; passed from the global set-up to every test worker. */
@@ -42,4 +44,45 @@ export async function buildAll(options: { log?: (line: string) => void } = {}): 
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
+}
+
+/**
+ * Copies what the guest needs (the loader and every eBPF object) into `dir`,
+ * so that CI can build once and hand the result to one job per kernel.
+ */
+export async function exportArtifacts(artifacts: Artifacts, dir: string): Promise<Artifacts> {
+  const ebpfDir = join(dir, 'ebpf');
+  await mkdir(ebpfDir, { recursive: true });
+  for (const entry of await readdir(artifacts.ebpfDir, { withFileTypes: true })) {
+    const from = join(artifacts.ebpfDir, entry.name);
+    if (entry.isFile() && (await isElf(from))) await copyFile(from, join(ebpfDir, entry.name));
+  }
+  await copyFile(artifacts.loader, join(dir, 'kmatrix-loader'));
+  await chmod(join(dir, 'kmatrix-loader'), 0o755);
+  const exported = { ...artifacts, ebpfDir, loader: join(dir, 'kmatrix-loader') };
+  await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
+  return exported;
+}
+
+/** Artifacts exported by {@link exportArtifacts} (`KMATRIX_PREBUILT=dir`), checked, instead of building. */
+export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
+  const path = join(dir, 'artifacts.json');
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new Error(`KMATRIX_PREBUILT=${dir}: no artifacts.json there; create it with \`npm run kmatrix -- build --out ${dir}\``);
+  });
+  const artifacts = { ...parseJsonFile(path, Artifacts, text), ebpfDir: join(dir, 'ebpf'), loader: join(dir, 'kmatrix-loader') };
+  await access(artifacts.loader).catch(() => {
+    throw new Error(`KMATRIX_PREBUILT=${dir}: the loader ${artifacts.loader} is missing`);
+  });
+  return artifacts;
+}
+
+async function isElf(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.toString('latin1') === '\x7fELF';
+  } finally {
+    await handle.close();
+  }
 }

@@ -19,10 +19,15 @@ export const KernelImage = z.strictObject({
 export type KernelImage = z.infer<typeof KernelImage>;
 
 const MARKER = 'kmatrix-kernel.json';
+/** Bump when the tree's normalisation changes, so cached trees are rebuilt. */
+const TREE_LAYOUT = 2;
 
 /** The tree's directory: named by release and by the packages' hashes, so a new build never reuses an old tree. */
 export function treeDir(cacheRoot: string, kernel: LockedKernel): string {
-  const id = createHash('sha256').update(kernel.packages.map((p) => p.sha256).join('\n')).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update([`layout ${TREE_LAYOUT}`, ...kernel.packages.map((p) => p.sha256)].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
   return join(cacheRoot, 'kernels', `${kernel.release}-${id}`);
 }
 
@@ -57,6 +62,7 @@ export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRo
     await rename(vmlinuz, join(root, 'boot', `vmlinuz-${rel}`));
     if (config) await rename(config, join(root, 'boot', `config-${rel}`));
     await rename(modules, join(root, 'lib', 'modules', rel));
+    await decompressModules(join(root, 'lib', 'modules', rel));
     await execa('depmod', ['-b', root, rel], { env: { PATH: `/usr/sbin:/sbin:${process.env.PATH}` } });
 
     const image: KernelImage = {
@@ -81,6 +87,15 @@ export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRo
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * From 6.12 on Debian compresses modules with xz. virtme-ng's initramfs loads
+ * modules with busybox insmod, which only takes plain ELF (virtme-ng itself
+ * unpacks .ko.zst, not .ko.xz), so every kernel's tree gets plain `.ko`.
+ */
+async function decompressModules(moduleDir: string): Promise<void> {
+  await execa('sh', ['-c', 'find . -name "*.ko.xz" -print0 | xargs -0 -r -P "$(nproc)" -n 64 xz -d'], { cwd: moduleDir });
 }
 
 async function readMarker(dir: string): Promise<KernelImage | undefined> {

@@ -1,7 +1,8 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
-import { outDir } from '../util/paths.ts';
+import { outDir, runDir } from '../util/paths.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
 import { renderJUnit } from './junit.ts';
 
@@ -33,14 +34,20 @@ export default class MatrixReporter implements Reporter {
     }
     if (cells.length > 0) {
       const report = buildMatrix(cells, kernelOrder);
-      const dir = join(outDir(), 'report');
-      await mkdir(dir, { recursive: true });
       const markdown = renderMarkdown(report);
-      await writeFile(join(dir, 'matrix.json'), `${JSON.stringify(report, null, 2)}\n`);
-      await writeFile(join(dir, 'matrix.md'), markdown);
-      await writeFile(join(dir, 'junit.xml'), renderJUnit(report));
+      const files = {
+        'matrix.json': `${JSON.stringify(report, null, 2)}\n`,
+        'matrix.md': markdown,
+        'junit.xml': renderJUnit(report),
+      };
+      // The run keeps its own copy; out/report always holds the latest whole report.
+      const dir = join(outDir(), 'report');
+      for (const target of [join(runDir(), 'report'), dir]) {
+        await mkdir(target, { recursive: true });
+        for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(target, name), text);
+      }
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
-      console.log(`\n${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml)`);
+      console.log(`\n${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml; consoles: ${runDir()}/consoles)`);
     }
     console.log(`kmatrix: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   }

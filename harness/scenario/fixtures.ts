@@ -4,7 +4,7 @@ import '../expect/matchers.ts';
 import { Vm } from '../vm/vm.ts';
 import { AccelSetting } from '../vm/accel.ts';
 import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
-import { cacheDir, outDir } from '../util/paths.ts';
+import { cacheDir, runDir } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
 
 export { expect };
@@ -21,7 +21,7 @@ export const test = baseTest
     const vm = await Vm.start(kernel, {
       accel: AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'),
       cacheRoot: cacheDir(),
-      consoleLogPath: join(outDir(), 'consoles', `${kernel.name}-${scenario}.log`),
+      consoleLogPath: join(runDir(), 'consoles', `${kernel.name}-${scenario}.log`),
       bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
     });
     onCleanup(() => vm.stop());

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { buildAll, type Artifacts } from '../build/index.ts';
+import { buildAll, prebuiltArtifacts, type Artifacts } from '../build/index.ts';
 import { fetchKernels } from '../kernels/fetch-all.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import type { KernelImage } from '../kernels/unpack.ts';
@@ -20,7 +20,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<void> {
   const name = project.getProvidedContext().kernelName;
   const [kernel] = selectKernels(await readLock(), name);
-  const artifacts = await buildAll();
+  // CI builds once and hands the result to each kernel's job.
+  const prebuilt = process.env.KMATRIX_PREBUILT;
+  const artifacts = prebuilt ? await prebuiltArtifacts(prebuilt) : await buildAll();
   const images = await fetchKernels([kernel!]);
   project.provide('artifacts', artifacts);
   project.provide('kernelImage', images.get(name)!);

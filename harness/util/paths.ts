@@ -19,3 +19,16 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function outDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.KMATRIX_OUT ? resolve(env.KMATRIX_OUT) : join(projectRoot, 'out');
 }
+
+/**
+ * This run's own directory under out/runs, so that two runs at once never
+ * write the same console log. vitest.config.ts sets KMATRIX_RUN_ID before the
+ * workers start, so they all agree on it.
+ */
+export function runDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(outDir(env), 'runs', env.KMATRIX_RUN_ID ?? `pid-${process.pid}`);
+}
+
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+}

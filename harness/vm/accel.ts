@@ -1,4 +1,5 @@
-import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
@@ -32,7 +33,7 @@ export async function chooseAccel(
   } else {
     verdict = await probeKvm(vmlinuz);
     await mkdir(cacheRoot, { recursive: true });
-    await writeFile(cachePath, JSON.stringify({ bootId, ...verdict }));
+    await writeFileAtomic(cachePath, JSON.stringify({ bootId, ...verdict }));
   }
   if (verdict.accel === 'tcg') {
     warn(`kmatrix: KVM is not usable (${verdict.reason}); falling back to TCG software emulation, which is 5-10x slower`);

@@ -117,11 +117,29 @@ export class Vm implements AsyncDisposable {
   }
 
   static async start(kernel: KernelImage, options: VmOptions): Promise<Vm> {
-    const started = Date.now();
-    const deadline = started + (options.bootTimeoutMs ?? 240_000);
     const accel = await chooseAccel(options.accel ?? 'auto', kernel.vmlinuz, options.cacheRoot);
     const identity = await ensureSshIdentity(options.cacheRoot);
-    const port = await freePort();
+    // The SSH port was free when picked, but another run may take it before
+    // QEMU binds it; then QEMU exits at once, and a new port is worth a try.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Vm.#boot(kernel, options, accel, identity, await freePort());
+      } catch (err) {
+        const portTaken = err instanceof VmBootError && /host forwarding rule|Address already in use/.test(err.consoleTail);
+        if (!portTaken || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  static async #boot(
+    kernel: KernelImage,
+    options: VmOptions,
+    accel: Accel,
+    identity: { home: string; privateKeyPath: string },
+    port: number,
+  ): Promise<Vm> {
+    const started = Date.now();
+    const deadline = started + (options.bootTimeoutMs ?? 240_000);
     const tmp = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-`, unsafeCleanup: true });
     await mkdir(join(options.consoleLogPath, '..'), { recursive: true });
     await writeFile(options.consoleLogPath, '');

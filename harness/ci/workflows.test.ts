@@ -1,0 +1,23 @@
+// The GitHub workflows must pass actionlint (syntax, expressions, job graph,
+// action inputs). The set-up installs actionlint into the cache's tools.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, test } from 'vitest';
+import { projectRoot } from '../util/paths.ts';
+import { toolEnv } from '../util/toolchain.ts';
+
+const workflowsDir = join(projectRoot, '.github', 'workflows');
+const workflows = readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f));
+
+describe('GitHub workflows', () => {
+  test('there is at least one', () => {
+    expect(workflows.length).toBeGreaterThan(0);
+  });
+
+  test.for(workflows)('%s passes actionlint', async (file) => {
+    const result = await execa('actionlint', ['-no-color', join(workflowsDir, file)], { env: toolEnv(), reject: false });
+    expect(result.stdout + result.stderr, `actionlint found problems in ${file}`).toBe('');
+    expect(result.exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,40 @@
+import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseJsonFile } from '../util/json-file.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import { outDir } from '../util/paths.ts';
+import { readLock } from '../kernels/lock.ts';
+import { renderJUnit } from './junit.ts';
+import { MatrixReport, buildMatrix, renderMarkdown, renderTable } from './matrix.ts';
+
+/**
+ * Merges the matrix.json of several runs (one CI job per kernel) into one
+ * report, in the lock's kernel order; writes it under out/report and into the
+ * GitHub job summary. Exit code 1 when any cell failed or none was found.
+ */
+export async function mergeReports(dirs: string[]): Promise<number> {
+  if (dirs.length === 0) throw new Error('report merge: give the directories holding matrix.json files');
+  const files = (await Promise.all(dirs.map(findMatrixFiles))).flat();
+  if (files.length === 0) {
+    console.error(`report merge: no matrix.json under ${dirs.join(', ')}`);
+    return 1;
+  }
+  const cells = [];
+  for (const file of files) cells.push(...parseJsonFile(file, MatrixReport, await readFile(file, 'utf8')).cells);
+  const order = (await readLock()).kernels.map((k) => k.name);
+  const report = buildMatrix(cells, order);
+  const dir = join(outDir(), 'report');
+  await mkdir(dir, { recursive: true });
+  const markdown = renderMarkdown(report);
+  await writeFileAtomic(join(dir, 'matrix.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(join(dir, 'matrix.md'), markdown);
+  await writeFileAtomic(join(dir, 'junit.xml'), renderJUnit(report));
+  if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
+  console.log(renderTable(report));
+  return report.summary.fail > 0 ? 1 : 0;
+}
+
+async function findMatrixFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && e.name === 'matrix.json').map((e) => join(e.parentPath, e.name));
+}
