@@ -47,11 +47,13 @@ async function rawBoot(vmlinuz: string, initrd: string, accel: string): Promise<
     '-kernel', vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet',
   ], { reject: false, timeout: 120_000, stdin: 'ignore' });
   let at: number | undefined;
+  let output = '';
   qemu.stdout?.on('data', (chunk: Buffer) => {
-    if (at === undefined && chunk.toString().includes(MARKER)) at = performance.now() - started;
+    output += chunk.toString();
+    if (at === undefined && output.includes(MARKER)) at = performance.now() - started;
   });
-  await qemu;
-  if (at === undefined) throw new Error(`raw boot of ${vmlinuz} never printed the marker`);
+  const result = await qemu;
+  if (at === undefined) throw new Error(`raw boot of ${vmlinuz} never printed the marker:\n${output.slice(-2000)}\n${result.stderr}`);
   return at;
 }
 

@@ -39,10 +39,18 @@ const UP_MARKER = 'kmatrix-guest-up';
  * forwards the SSH port there, so setting that address on whatever the NIC
  * is now called is exact, and harmless when DHCP did succeed.
  *
+ * The guest shares the host's root filesystem, /root included, and sshd runs
+ * commands through root's shell, which reads ~/.bashrc: a host's pyenv or
+ * nvm set-up there costs seconds per command under TCG and makes the guest's
+ * environment depend on the host user. Those files are masked in the guest.
+ *
  * Then it announces itself and holds the VM up until the host closes stdin,
  * which is the clean way to power off.
  */
 const GUEST_SCRIPT = [
+  'for rc in /root/.bashrc /root/.bash_profile /root/.bash_login /root/.profile; do',
+  '  [ -e "$rc" ] && mount --bind /dev/null "$rc"',
+  'done',
   'for dev in /sys/class/net/*; do',
   '  name=${dev##*/}; [ "$name" = lo ] && continue',
   '  ip link set "$name" up; ip addr replace 10.0.2.15/24 dev "$name"',
