@@ -24,17 +24,18 @@ export async function ensurePackage(
   cacheRoot: string,
   mirrors: Mirrors,
   onProgress?: DownloadProgress,
-): Promise<{ path: string; downloaded: boolean }> {
+): Promise<{ path: string; downloaded: boolean; corrupt: boolean }> {
   const dir = join(cacheRoot, 'debs');
   const path = join(dir, `${pkg.sha256}.deb`);
-  if ((await sha256OfFile(path)) === pkg.sha256) return { path, downloaded: false };
+  const cached = await sha256OfFile(path);
+  if (cached === pkg.sha256) return { path, downloaded: false, corrupt: false };
   await mkdir(dir, { recursive: true });
   const url = `${mirrors[pkg.archive]}/${pkg.filename}`;
   await pRetry(() => downloadVerified(url, pkg, path, onProgress), {
     retries: 3,
     minTimeout: 500,
   });
-  return { path, downloaded: true };
+  return { path, downloaded: true, corrupt: cached !== undefined };
 }
 
 async function downloadVerified(url: string, pkg: LockedPackage, dest: string, onProgress?: DownloadProgress) {

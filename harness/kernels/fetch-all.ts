@@ -15,7 +15,7 @@ export async function fetchKernels(kernels: LockedKernel[], log: (line: string) 
   for (const kernel of kernels) {
     const started = performance.now();
     let lastShown = 0;
-    const { image, downloaded } = await fetchKernel(kernel, cacheDir(), mirrors, ({ pkg, received, done }) => {
+    const { image, downloaded, corrupt } = await fetchKernel(kernel, cacheDir(), mirrors, ({ pkg, received, done }) => {
       if (done) {
         if (tty) process.stderr.write('\r\x1b[2K');
         log(`  ${kernel.name}: fetched ${pkg.package} (${(pkg.size / 1e6).toFixed(1)} MB, SHA256 verified)`);
@@ -24,6 +24,7 @@ export async function fetchKernels(kernels: LockedKernel[], log: (line: string) 
         process.stderr.write(`\r\x1b[2K  ${kernel.name}: ${pkg.package} ${Math.floor((100 * received) / pkg.size)}%`);
       }
     });
+    for (const pkg of corrupt) log(`  ${kernel.name}: the cached ${pkg} failed its SHA256 (truncated or corrupt) and was fetched again`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     log(`kernel ${kernel.name}: ${image.release} ${downloaded.length ? `ready in ${seconds} s` : 'cached'}`);
     images.set(kernel.name, image);

@@ -12,6 +12,8 @@ export interface FetchResult {
   image: KernelImage;
   /** Packages that were not in the cache (or failed their SHA256) and were downloaded. */
   downloaded: string[];
+  /** Of those, the ones whose cached copy was there but failed its SHA256 (truncated, corrupt). */
+  corrupt: string[];
 }
 
 /** Makes one locked kernel bootable: verified packages, unpacked, depmod'ed, cached. */
@@ -23,10 +25,12 @@ export async function fetchKernel(
 ): Promise<FetchResult> {
   const debs: string[] = [];
   const downloaded: string[] = [];
+  const corrupt: string[] = [];
   for (const pkg of kernel.packages) {
-    const { path, downloaded: fresh } = await ensurePackage(pkg, cacheRoot, mirrors, onProgress);
-    debs.push(path);
-    if (fresh) downloaded.push(pkg.package);
+    const result = await ensurePackage(pkg, cacheRoot, mirrors, onProgress);
+    debs.push(result.path);
+    if (result.downloaded) downloaded.push(pkg.package);
+    if (result.corrupt) corrupt.push(pkg.package);
   }
-  return { image: await unpackKernel(kernel, debs, cacheRoot), downloaded };
+  return { image: await unpackKernel(kernel, debs, cacheRoot), downloaded, corrupt };
 }

@@ -2,7 +2,6 @@ import { basename, join } from 'node:path';
 import { expect, inject, test as baseTest } from 'vitest';
 import '../expect/matchers.ts';
 import { Vm } from '../vm/vm.ts';
-import { AccelSetting } from '../vm/accel.ts';
 import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
 import { cacheDir, runDir } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
@@ -19,7 +18,7 @@ export const test = baseTest
   .extend('vm', { scope: 'file' }, async ({ kernel }, { onCleanup }) => {
     const scenario = basename(expect.getState().testPath ?? 'scenario', '.test.ts');
     const vm = await Vm.start(kernel, {
-      accel: AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'),
+      accel: inject('accel'), // probed once by the global set-up
       cacheRoot: cacheDir(),
       consoleLogPath: join(runDir(), 'consoles', `${kernel.name}-${scenario}.log`),
       bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,

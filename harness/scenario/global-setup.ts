@@ -3,14 +3,21 @@ import { buildAll, prebuiltArtifacts, type Artifacts } from '../build/index.ts';
 import { fetchKernels } from '../kernels/fetch-all.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import type { KernelImage } from '../kernels/unpack.ts';
+import { AccelSetting, chooseAccel, type Accel } from '../vm/accel.ts';
+import { cacheDir } from '../util/paths.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kernelName: string;
     kernelImage: KernelImage;
     artifacts: Artifacts;
+    accel: Accel;
   }
 }
+
+// Global set-ups of all kernel projects run in one process: warn about a
+// missing KVM once per run, not once per kernel.
+let warned = false;
 
 /**
  * Runs once per kernel project before its scenarios: builds the crates (cargo
@@ -24,6 +31,12 @@ export default async function setup(project: TestProject): Promise<void> {
   const prebuilt = process.env.KMATRIX_PREBUILT;
   const artifacts = prebuilt ? await prebuiltArtifacts(prebuilt) : await buildAll();
   const images = await fetchKernels([kernel!]);
+  const image = images.get(name)!;
+  const accel = await chooseAccel(AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'), image.vmlinuz, cacheDir(), (msg) => {
+    if (!warned) console.warn(msg);
+    warned = true;
+  });
   project.provide('artifacts', artifacts);
-  project.provide('kernelImage', images.get(name)!);
+  project.provide('kernelImage', image);
+  project.provide('accel', accel);
 }
