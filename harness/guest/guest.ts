@@ -80,22 +80,19 @@ export class Guest {
     const running = await this.stream(command);
     if (options.stdin !== undefined) running.endInputWith(options.stdin);
     else running.endInput();
-    const drained = (async () => {
-      const lines: string[] = [];
-      for await (const line of running.lines) lines.push(line);
-      return lines;
+    const finished = (async () => {
+      for await (const _line of running.lines); // keep the channel flowing; stream() collects the text
+      const result = await running.done;
+      return { ...result, stdout: running.stdoutSoFar() };
     })();
+    if (!options.timeout) return finished;
     const timeout = options.timeout;
-    const finished = Promise.all([running.done, drained]).then(([result, lines]) => ({
-      ...result,
-      stdout: lines.length ? `${lines.join('\n')}\n` : '',
-    }));
-    if (!timeout) return finished;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         running.close();
-        reject(new CommandTimeoutError(command, timeout, { stdout: running.stdoutSoFar(), stderr: running.stderrSoFar(), code: null, signal: null }));
+        const partial = { stdout: running.stdoutSoFar(), stderr: running.stderrSoFar(), code: null, signal: null };
+        reject(new CommandTimeoutError(command, timeout, partial));
       }, timeout);
     });
     try {

@@ -15,9 +15,11 @@ declare module 'vitest' {
   }
 }
 
-// Global set-ups of all kernel projects run in one process: warn about a
-// missing KVM once per run, not once per kernel.
-let warned = false;
+// Global set-ups of all kernel projects run in one process, but each project
+// loads this module anew: the flag lives on the process, so that a missing
+// KVM is reported once per run, not once per kernel.
+const WARNED = Symbol.for('kmatrix.accel-warned');
+const flags = globalThis as { [WARNED]?: boolean };
 
 /**
  * Runs once per kernel project before its scenarios: builds the crates (cargo
@@ -33,8 +35,8 @@ export default async function setup(project: TestProject): Promise<void> {
   const images = await fetchKernels([kernel!]);
   const image = images.get(name)!;
   const accel = await chooseAccel(AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'), image.vmlinuz, cacheDir(), (msg) => {
-    if (!warned) console.warn(msg);
-    warned = true;
+    if (!flags[WARNED]) console.warn(msg);
+    flags[WARNED] = true;
   });
   project.provide('artifacts', artifacts);
   project.provide('kernelImage', image);

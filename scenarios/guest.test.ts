@@ -1,0 +1,36 @@
+// The guest session the other scenarios stand on: exit statuses, signals,
+// timeouts, stdin, uploads and the kernel log, on every kernel of the matrix.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { inject } from 'vitest';
+import { test, expect } from '../harness/scenario/fixtures.ts';
+import { CommandTimeoutError } from '../harness/guest/guest.ts';
+
+test('exec reports exit codes, signals and stderr, and feeds stdin', async ({ vm }) => {
+  expect(await vm.guest.exec('echo out; echo err >&2; exit 3')).toEqual({ stdout: 'out\n', stderr: 'err\n', code: 3, signal: null });
+  expect((await vm.guest.exec('kill -KILL $$')).signal).toBe('SIGKILL');
+  expect((await vm.guest.exec('tr a-z A-Z', { stdin: 'kmatrix\n' })).stdout).toBe('KMATRIX\n');
+  expect((await vm.guest.exec('uname -r')).stdout.trim()).toBe(vm.kernel.release);
+});
+
+test('a command that hangs becomes a timeout with what it printed so far', async ({ vm }) => {
+  const started = Date.now();
+  const error = await vm.guest.exec('echo started; sleep 600', { timeout: 3_000 }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(CommandTimeoutError);
+  expect((error as CommandTimeoutError).partial.stdout).toBe('started\n');
+  expect(Date.now() - started).toBeLessThan(15_000);
+  // The session is still usable afterwards.
+  expect((await vm.guest.exec('echo alive')).stdout).toBe('alive\n');
+});
+
+test('an uploaded file arrives whole, with its mode', async ({ vm }) => {
+  const loader = inject('artifacts').loader;
+  await vm.guest.upload(loader, '/tmp/kmatrix-upload-check', 0o750);
+  const expected = createHash('sha256').update(await readFile(loader)).digest('hex');
+  const { stdout } = await vm.guest.exec('sha256sum /tmp/kmatrix-upload-check; stat -c %a /tmp/kmatrix-upload-check');
+  expect(stdout).toBe(`${expected}  /tmp/kmatrix-upload-check\n750\n`);
+});
+
+test('the kernel log is readable and carries this kernel', async ({ vm }) => {
+  expect(await vm.guest.dmesg()).toContain(`Linux version ${vm.kernel.release}`);
+});
