@@ -22,6 +22,10 @@ export interface LoaderSpec {
   ringbufs?: Record<string, string>;
   /** map → `KEY:VALUE` type names, dumped when the loader stops. */
   maps?: Record<string, string>;
+  /** global → `struct.field`: set to that field's offset in the running kernel's BTF before load. */
+  btfOffsets?: Record<string, string>;
+  /** `struct.field`s whose offsets are only reported, in the ready line. */
+  btfFields?: string[];
 }
 
 /** The loader failed at a stage of the protocol; carries the verifier log if there was one. */
@@ -78,6 +82,8 @@ export class LoaderSession {
     for (const [program, point] of Object.entries(spec.attach)) args.push('--attach', `${program}=${point}`);
     for (const [map, type] of Object.entries(spec.ringbufs ?? {})) args.push('--ringbuf', `${map}=${type}`);
     for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);
+    for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
+    for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
     const session = new LoaderSession(await guest.stream(args.map(shellQuote).join(' ')), kernel);
     await session.#waitFor(() => session.#ready !== undefined, timeoutMs, 'the loader\'s ready line');
     return session;

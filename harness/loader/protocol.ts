@@ -22,6 +22,8 @@ export const ReadyLine = z.strictObject({
   programs: z.array(z.strictObject({ name: z.string(), type: z.string(), attach: z.string() })),
   maps: z.array(z.string()),
   kernel: z.string(),
+  /** Byte offsets of the struct fields asked for (`--btf-offset`, `--btf-field`), from the running kernel's BTF. */
+  offsets: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 
 export const EventLine = z.strictObject({

@@ -10,7 +10,9 @@ export function renderJUnit(report: MatrixReport): string {
           ? `<failure message="${xml(c.reason ?? '')}"/>`
           : c.status === 'skip'
             ? `<skipped message="${xml(c.reason ?? '')}"/>`
-            : '';
+            : c.status === 'xfail'
+              ? `<system-out>expected failure: ${xml(c.reason ?? '')}</system-out>`
+              : '';
       return `    <testcase classname="kernel ${xml(kernel)}" name="${xml(c.scenario)}" time="${(c.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
     });
     const failures = cells.filter((c) => c.status === 'fail').length;

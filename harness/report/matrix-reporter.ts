@@ -5,6 +5,7 @@ import { outDir, runDir } from '../util/paths.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
 import { renderJUnit } from './junit.ts';
+import { EXPECTED_FAIL_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
 
 const KERNEL_PROJECT = /^kernel (.+)$/;
 
@@ -17,6 +18,7 @@ const KERNEL_PROJECT = /^kernel (.+)$/;
 export default class MatrixReporter implements Reporter {
   async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
     const cells: Cell[] = [];
+    const offsets: Record<string, Record<string, number>> = {};
     const kernelOrder: string[] = [];
     const totals = { passed: 0, failed: 0, skipped: 0 };
     for (const module of modules) {
@@ -31,9 +33,14 @@ export default class MatrixReporter implements Reporter {
       if (!kernel) continue;
       if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
       cells.push(cellOf(module, kernel, tests));
+      for (const t of tests) {
+        for (const a of t.annotations()) {
+          if (a.type === OFFSETS_ANNOTATION) Object.assign((offsets[kernel] ??= {}), JSON.parse(a.message) as Record<string, number>);
+        }
+      }
     }
     if (cells.length > 0) {
-      const report = buildMatrix(cells, kernelOrder);
+      const report = buildMatrix(cells, kernelOrder, offsets);
       const markdown = renderMarkdown(report);
       const files = {
         'matrix.json': `${JSON.stringify(report, null, 2)}\n`,
@@ -63,6 +70,10 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
   if (failed || module.state() === 'failed') {
     const error = failed?.errors?.[0] ?? module.errors()[0];
     return { scenario, kernel, status: 'fail', reason: firstLine(error?.message ?? 'failed'), durationMs };
+  }
+  const expectedFailures = tests.flatMap((t) => t.annotations().filter((a) => a.type === EXPECTED_FAIL_ANNOTATION));
+  if (expectedFailures.length > 0) {
+    return { scenario, kernel, status: 'xfail', reason: expectedFailures.map((a) => a.message).join('; '), durationMs };
   }
   if (results.length > 0 && results.every((r) => r.state === 'skipped')) {
     const note = results.map((r) => (r.state === 'skipped' ? r.note : undefined)).find(Boolean);

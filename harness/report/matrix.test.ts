@@ -22,10 +22,42 @@ describe('buildMatrix', () => {
   });
 
   test('a skip is counted as a skip, never as a pass', () => {
-    expect(buildMatrix(cells, []).summary).toEqual({ pass: 2, fail: 1, skip: 1 });
+    expect(buildMatrix(cells, []).summary).toEqual({ pass: 2, fail: 1, skip: 1, xfail: 0 });
     const allSkipped = buildMatrix([{ scenario: 'exec', kernel: '5.4', status: 'skip', durationMs: 1 }], ['5.4']);
-    expect(allSkipped.summary).toEqual({ pass: 0, fail: 0, skip: 1 });
+    expect(allSkipped.summary).toEqual({ pass: 0, fail: 0, skip: 1, xfail: 0 });
     expect(summaryLine(allSkipped)).toBe('matrix: 0 passed, 0 failed, 1 skipped (1 scenarios × 1 kernels)');
+  });
+
+  test('an expected failure is counted on its own, neither pass nor failure', () => {
+    const report = buildMatrix(
+      [
+        { scenario: 'task-fixed', kernel: '6.1', status: 'pass', durationMs: 1 },
+        { scenario: 'task-fixed', kernel: '6.12', status: 'xfail', reason: 'wrong ppid caught', durationMs: 1 },
+      ],
+      ['6.1', '6.12'],
+    );
+    expect(report.summary).toEqual({ pass: 1, fail: 0, skip: 0, xfail: 1 });
+    expect(summaryLine(report)).toBe('matrix: 1 passed, 0 failed, 0 skipped, 1 failed as expected (1 scenarios × 2 kernels)');
+  });
+
+  test('offsets per kernel become a field × kernel table', () => {
+    const taskCells: Cell[] = [
+      { scenario: 'task', kernel: '5.10', status: 'pass', durationMs: 1 },
+      { scenario: 'task', kernel: '6.1', status: 'pass', durationMs: 1 },
+    ];
+    const report = buildMatrix(taskCells, ['5.10', '6.1'], {
+      '5.10': { 'task_struct.tgid': 2216 },
+      '6.1': { 'task_struct.tgid': 2456, 'task_struct.real_parent': 2472 },
+    });
+    expect(renderTable(report)).toContain(
+      [
+        'struct field offsets (bytes, from each kernel\'s BTF):',
+        '  field                    5.10  6.1',
+        '  task_struct.real_parent  -     2472',
+        '  task_struct.tgid         2216  2456',
+      ].join('\n'),
+    );
+    expect(renderMarkdown(report)).toContain('| `task_struct.tgid` | 2216 | 2456 |');
   });
 });
 

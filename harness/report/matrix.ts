@@ -4,8 +4,13 @@ import * as z from 'zod';
 export const Cell = z.strictObject({
   scenario: z.string(),
   kernel: z.string(),
-  status: z.enum(['pass', 'fail', 'skip']),
-  /** Why it was skipped, or the first line of the failure. */
+  /**
+   * `xfail`: the scenario proved something it expected to go wrong did go
+   * wrong (a known-bad program caught on a kernel it does not fit): a result
+   * of its own, neither a pass nor a failure.
+   */
+  status: z.enum(['pass', 'fail', 'skip', 'xfail']),
+  /** Why it was skipped or expected to fail, or the first line of the failure. */
   reason: z.string().optional(),
   durationMs: z.number(),
 });
@@ -16,18 +21,27 @@ export const MatrixReport = z.strictObject({
   kernels: z.array(z.string()),
   scenarios: z.array(z.string()),
   cells: z.array(Cell),
-  summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number() }),
+  /** Per kernel, byte offsets of the kernel struct fields the programs read (from each kernel's BTF). */
+  offsets: z.record(z.string(), z.record(z.string(), z.number())).default({}),
+  summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number(), xfail: z.number().default(0) }),
 });
 export type MatrixReport = z.infer<typeof MatrixReport>;
 
-export function buildMatrix(cells: Cell[], kernelOrder: string[]): MatrixReport {
+export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: MatrixReport['offsets'] = {}): MatrixReport {
   const kernels = [...new Set([...kernelOrder.filter((k) => cells.some((c) => c.kernel === k)), ...cells.map((c) => c.kernel)])];
   const scenarios = [...new Set(cells.map((c) => c.scenario))].sort();
   const count = (status: Cell['status']) => cells.filter((c) => c.status === status).length;
-  return { version: 1, kernels, scenarios, cells, summary: { pass: count('pass'), fail: count('fail'), skip: count('skip') } };
+  return {
+    version: 1,
+    kernels,
+    scenarios,
+    cells,
+    offsets,
+    summary: { pass: count('pass'), fail: count('fail'), skip: count('skip'), xfail: count('xfail') },
+  };
 }
 
-const MARK = { pass: 'pass', fail: 'FAIL', skip: 'skip' } as const;
+const MARK = { pass: 'pass', fail: 'FAIL', skip: 'skip', xfail: 'xfail' } as const;
 
 function cellText(cell: Cell | undefined): string {
   if (!cell) return '-';
@@ -43,13 +57,27 @@ export function renderTable(report: MatrixReport): string {
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   const notes = report.cells.filter((c) => c.reason).map((c) => `  ${c.scenario} on ${c.kernel}: ${c.status}: ${c.reason}`);
   if (notes.length) out.push('', ...notes);
+  const offsetRows = offsetTable(report);
+  if (offsetRows) {
+    const w = offsetRows.map((r) => r.map((c) => c.length)).reduce((a, b) => a.map((x, i) => Math.max(x, b[i]!)));
+    out.push('', 'struct field offsets (bytes, from each kernel\'s BTF):');
+    for (const row of offsetRows) out.push(`  ${row.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}`);
+  }
   out.push('', summaryLine(report));
   return out.join('\n');
 }
 
+/** Header row plus one row per field, or undefined when no offsets were reported. */
+function offsetTable(report: MatrixReport): string[][] | undefined {
+  const kernels = report.kernels.filter((k) => report.offsets[k]);
+  const fields = [...new Set(kernels.flatMap((k) => Object.keys(report.offsets[k]!)))].sort();
+  if (fields.length === 0) return undefined;
+  return [['field', ...kernels], ...fields.map((f) => [f, ...kernels.map((k) => String(report.offsets[k]![f] ?? '-'))])];
+}
+
 /** The same matrix as Markdown, for a GitHub job summary. */
 export function renderMarkdown(report: MatrixReport): string {
-  const icon = { pass: '✅ pass', fail: '❌ fail', skip: '⏭️ skip' } as const;
+  const icon = { pass: '✅ pass', fail: '❌ fail', skip: '⏭️ skip', xfail: '🎯 expected fail' } as const;
   const cell = (c: Cell | undefined) => (c ? `${icon[c.status]} ${(c.durationMs / 1000).toFixed(1)} s` : '–');
   const lines = [
     '## Kernel matrix',
@@ -60,14 +88,21 @@ export function renderMarkdown(report: MatrixReport): string {
   ];
   const notes = report.cells.filter((c) => c.reason);
   if (notes.length) lines.push('', ...notes.map((c) => `- **${c.scenario}** on **${c.kernel}** (${c.status}): ${c.reason}`));
+  const offsetRows = offsetTable(report);
+  if (offsetRows) {
+    const [header, ...rows] = offsetRows;
+    lines.push('', '### Struct field offsets (bytes, from each kernel\'s BTF)', '', `| ${header!.join(' | ')} |`, `|${header!.map(() => '---').join('|')}|`);
+    lines.push(...rows.map((r) => `| \`${r[0]}\` | ${r.slice(1).join(' | ')} |`));
+  }
   lines.push('', summaryLine(report), '');
   return lines.join('\n');
 }
 
 /** Skips are counted on their own, never as passes. */
 export function summaryLine(report: MatrixReport): string {
-  const { pass, fail, skip } = report.summary;
-  return `matrix: ${pass} passed, ${fail} failed, ${skip} skipped (${report.scenarios.length} scenarios × ${report.kernels.length} kernels)`;
+  const { pass, fail, skip, xfail } = report.summary;
+  const expected = xfail ? `, ${xfail} failed as expected` : '';
+  return `matrix: ${pass} passed, ${fail} failed, ${skip} skipped${expected} (${report.scenarios.length} scenarios × ${report.kernels.length} kernels)`;
 }
 
 function find(report: MatrixReport, scenario: string, kernel: string): Cell | undefined {

@@ -3,9 +3,13 @@ import type { Guest } from '../guest/guest.ts';
 /** What really happened, as the guest itself saw it, one entry per exec. */
 export interface ExecTruth {
   pid: number;
+  /** The parent's tgid: the generator's shell, which forked the probe. */
+  ppid: number;
   uid: number;
   gid: number;
   comm: string;
+  /** The kernel's static priority: 120 + the nice value the probe ran at. */
+  static_prio: number;
 }
 
 export interface ExecTrafficOptions {
@@ -13,6 +17,8 @@ export interface ExecTrafficOptions {
   /** The ids the probe runs as; a uid nothing else uses keeps per-uid counts exact. */
   uid: number;
   gid: number;
+  /** Nice value to run the probe at (default 0). */
+  nice?: number;
 }
 
 /** The probe's name: it becomes the task's comm (at most 15 bytes). */
@@ -24,9 +30,10 @@ const PROBE = `/tmp/kmatrix/${EXEC_PROBE_COMM}`;
  * The probe is a copy of coreutils' `id` under its own name: the exec the BPF
  * program sees carries that comm, and its output is the process's own view
  * of its uid and gid. `$!` is its pid: setpriv drops to the uid and execs the
- * probe in place, so the pid does not change across that exec. Only the
- * probe's exec happens under that uid (setpriv runs as root), so the per-uid
- * count must grow by exactly `count`.
+ * probe in place (as does nice before it), so the pid does not change across
+ * those execs and its parent is this shell (`$$`). Only the probe's exec
+ * happens under that uid (nice and setpriv run as root), so the per-uid count
+ * must grow by exactly `count`.
  */
 export async function generateExecs(guest: Guest, options: ExecTrafficOptions): Promise<ExecTruth[]> {
   const script = `
@@ -35,10 +42,10 @@ mkdir -p /tmp/kmatrix && chmod 755 /tmp/kmatrix
 cp "$(command -v id)" ${PROBE} && chmod 755 ${PROBE}
 i=0
 while [ "$i" -lt ${options.count} ]; do
-  setpriv --reuid=${options.uid} --regid=${options.gid} --clear-groups ${PROBE} > /tmp/kmatrix/probe.out &
+  nice -n ${options.nice ?? 0} setpriv --reuid=${options.uid} --regid=${options.gid} --clear-groups ${PROBE} > /tmp/kmatrix/probe.out &
   pid=$!
   wait "$pid"
-  echo "$pid $(cat /tmp/kmatrix/probe.out)"
+  echo "$pid $$ ${options.nice ?? 0} $(cat /tmp/kmatrix/probe.out)"
   i=$((i + 1))
 done`;
   const result = await guest.exec('sh -s', { stdin: script, timeout: 120_000 });
@@ -46,14 +53,21 @@ done`;
   return parseExecTruth(result.stdout);
 }
 
-/** Parses the generator's lines: `PID uid=U(name) gid=G(name) groups=…`. */
+/** Parses the generator's lines: `PID PPID NICE uid=U(name) gid=G(name) groups=…`. */
 export function parseExecTruth(stdout: string): ExecTruth[] {
   return stdout
     .split('\n')
     .filter((l) => l.trim())
     .map((line) => {
-      const m = /^(\d+) uid=(\d+)\S* gid=(\d+)/.exec(line);
+      const m = /^(\d+) (\d+) (-?\d+) uid=(\d+)\S* gid=(\d+)/.exec(line);
       if (!m) throw new Error(`exec generator printed an unexpected line: ${JSON.stringify(line)}`);
-      return { pid: Number(m[1]), uid: Number(m[2]), gid: Number(m[3]), comm: EXEC_PROBE_COMM };
+      return {
+        pid: Number(m[1]),
+        ppid: Number(m[2]),
+        static_prio: 120 + Number(m[3]),
+        uid: Number(m[4]),
+        gid: Number(m[5]),
+        comm: EXEC_PROBE_COMM,
+      };
     });
 }
