@@ -1,4 +1,4 @@
-//! Command-line parsing. Hand-rolled: the grammar is four repeatable
+//! Command-line parsing. Hand-rolled: the grammar is a few repeatable
 //! `--flag VALUE` options, and every mistake has to surface as a protocol
 //! `error` line (stage `parse`), not as free-form usage text.
 
@@ -14,8 +14,15 @@ usage: kmatrix-loader --object PATH [options]
                                    tracepoint:CATEGORY/NAME
   --ringbuf MAP=TYPE             stream records of ring buffer MAP (repeatable)
   --map MAP=KEY:VALUE            dump MAP at exit (repeatable)
+  --btf-offset GLOBAL=STRUCT.FIELD
+                                 before load, set the u32 global GLOBAL to
+                                   FIELD's byte offset in the running kernel's
+                                   BTF (repeatable)
+  --btf-field STRUCT.FIELD       only report FIELD's offset (repeatable)
 
 TYPE, KEY and VALUE name decoders: {types}.
+FIELD may be a path (`task_struct.se.vruntime`); every offset resolved is
+listed in the `ready` line's `offsets`.
 Runs until stdin reaches EOF or SIGTERM/SIGINT; stdout carries only JSON lines.";
 
 #[derive(Debug)]
@@ -24,6 +31,16 @@ pub struct Args {
     pub attach: Vec<Attach>,
     pub ringbufs: Vec<RingBufSpec>,
     pub maps: Vec<MapSpec>,
+    pub btf_offsets: Vec<BtfOffset>,
+    /// `--btf-field`: resolved and reported, but not written anywhere.
+    pub btf_fields: Vec<String>,
+}
+
+/// `--btf-offset GLOBAL=STRUCT.FIELD`.
+#[derive(Debug)]
+pub struct BtfOffset {
+    pub global: String,
+    pub field: String,
 }
 
 #[derive(Debug)]
@@ -110,6 +127,8 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut attach = Vec::new();
     let mut ringbufs = Vec::new();
     let mut maps = Vec::new();
+    let mut btf_offsets = Vec::new();
+    let mut btf_fields = Vec::new();
 
     while let Some(arg) = argv.next() {
         if arg == "-h" || arg == "--help" {
@@ -133,6 +152,8 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--attach" => attach.push(parse_attach(&value()?)?),
             "--ringbuf" => ringbufs.push(parse_ringbuf(&value()?)?),
             "--map" => maps.push(parse_map(&value()?)?),
+            "--btf-offset" => btf_offsets.push(parse_btf_offset(&value()?)?),
+            "--btf-field" => btf_fields.push(parse_btf_field("--btf-field", &value()?)?),
             _ => return Err(format!("unknown argument `{flag}`")),
         }
     }
@@ -143,6 +164,8 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
         attach,
         ringbufs,
         maps,
+        btf_offsets,
+        btf_fields,
     }))
 }
 
@@ -217,6 +240,25 @@ fn parse_map(spec: &str) -> Result<MapSpec, String> {
     })
 }
 
+fn parse_btf_offset(spec: &str) -> Result<BtfOffset, String> {
+    let (global, field) = split_assignment("--btf-offset", spec)?;
+    Ok(BtfOffset {
+        global: global.to_owned(),
+        field: parse_btf_field("--btf-offset", field)?,
+    })
+}
+
+/// Only the shape is checked here; whether the field exists depends on the
+/// kernel and is found out at load.
+fn parse_btf_field(flag: &str, field: &str) -> Result<String, String> {
+    match field.split_once('.') {
+        Some((name, rest)) if !name.is_empty() && !rest.split('.').any(str::is_empty) => {
+            Ok(field.to_owned())
+        }
+        _ => Err(format!("{flag} expects STRUCT.FIELD, got `{field}`")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +277,9 @@ mod tests {
             "EXEC_EVENTS=exec_event",
             "--map",
             "EXECS_BY_UID=u32:u64",
+            "--btf-offset",
+            "TASK_TGID_OFF=task_struct.tgid",
+            "--btf-field=task_struct.se.vruntime",
         ]) else {
             panic!("should parse");
         };
@@ -246,6 +291,9 @@ mod tests {
             (args.maps[0].key.name, args.maps[0].value.name),
             ("u32", "u64")
         );
+        assert_eq!(args.btf_offsets[0].global, "TASK_TGID_OFF");
+        assert_eq!(args.btf_offsets[0].field, "task_struct.tgid");
+        assert_eq!(args.btf_fields, ["task_struct.se.vruntime"]);
     }
 
     #[test]
@@ -256,6 +304,10 @@ mod tests {
             &["--object", "o", "--attach", "p=bogus:x"],
             &["--object", "o", "--map", "M=u32"],
             &["--object", "o", "--ringbuf", "M=nope"],
+            &["--object", "o", "--btf-offset", "task_struct.tgid"],
+            &["--object", "o", "--btf-offset", "G=task_struct"],
+            &["--object", "o", "--btf-field", ".tgid"],
+            &["--object", "o", "--btf-field", "task_struct..tgid"],
             &["--object"],
             &["--frobnicate"],
             &[],

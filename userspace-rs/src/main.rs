@@ -6,6 +6,7 @@
 //! -> `map` dumps -> `stats` -> exit 0. Any failure prints one `error` line
 //! and exits 1.
 
+mod btf;
 mod cli;
 mod dump;
 mod output;
@@ -25,7 +26,7 @@ use aya::{
     programs::{Program, ProgramError, TracePoint},
 };
 use aya_log::EbpfLogger;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::{
     io::{Interest, unix::AsyncFd},
     signal::unix::{SignalKind, signal},
@@ -96,7 +97,13 @@ async fn run(args: Args) -> Result<(), Failure> {
             format!("reading {}: {e}", args.object.display()),
         )
     })?;
-    let mut ebpf = EbpfLoader::new().load(&object).map_err(|e| {
+    let offsets = resolve_offsets(&args)?;
+    let mut loader = EbpfLoader::new();
+    // `offsets` starts with the --btf-offset fields, in the same order.
+    for (spec, (_, offset)) in args.btf_offsets.iter().zip(&offsets) {
+        loader.override_global(&spec.global, offset, true);
+    }
+    let mut ebpf = loader.load(&object).map_err(|e| {
         let stage = match e {
             aya::EbpfError::ParseError(_) => Stage::Parse,
             _ => Stage::Load,
@@ -189,10 +196,17 @@ async fn run(args: Args) -> Result<(), Failure> {
         }));
     }
 
-    emit(
-        "ready",
-        json!({ "programs": ready_programs, "maps": map_names, "kernel": kernel_release() }),
-    );
+    let mut ready_line =
+        json!({ "programs": ready_programs, "maps": map_names, "kernel": kernel_release() });
+    // Only when asked for, so the line is unchanged for everyone else.
+    if !offsets.is_empty() {
+        let offsets: serde_json::Map<String, Value> = offsets
+            .iter()
+            .map(|(field, offset)| (field.to_string(), json!(offset)))
+            .collect();
+        ready_line["offsets"] = Value::Object(offsets);
+    }
+    emit("ready", ready_line);
 
     tokio::pin!(shutdown);
     loop {
@@ -244,6 +258,40 @@ async fn run(args: Args) -> Result<(), Failure> {
         json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map }),
     );
     Ok(())
+}
+
+/// The byte offset in the running kernel's BTF of each `--btf-offset`
+/// field, then of each `--btf-field`, in command-line order. Resolved before
+/// load because `--btf-offset` values must be in the object's globals when
+/// its maps are created.
+fn resolve_offsets(args: &Args) -> Result<Vec<(&str, u32)>, Failure> {
+    let fields: Vec<&str> = args
+        .btf_offsets
+        .iter()
+        .map(|spec| spec.field.as_str())
+        .chain(args.btf_fields.iter().map(String::as_str))
+        .collect();
+    if fields.is_empty() {
+        return Ok(Vec::new());
+    }
+    let load_error = |message: String| Failure::new(Stage::Load, message);
+    let data = std::fs::read(btf::KERNEL_BTF).map_err(|e| {
+        load_error(format!(
+            "reading {}: {e} (kernel built without CONFIG_DEBUG_INFO_BTF?)",
+            btf::KERNEL_BTF
+        ))
+    })?;
+    let kernel_btf = btf::Btf::parse(&data)
+        .map_err(|e| load_error(format!("parsing {}: {e}", btf::KERNEL_BTF)))?;
+    fields
+        .into_iter()
+        .map(|field| {
+            let offset = kernel_btf
+                .field_offset(field)
+                .map_err(|e| load_error(format!("resolving {field}: {e}")))?;
+            Ok((field, offset))
+        })
+        .collect()
 }
 
 fn missing(what: &str, name: &str, available: &[String]) -> Failure {

@@ -5,7 +5,7 @@
 
 use std::mem::size_of;
 
-use kmatrix_common::ExecEvent;
+use kmatrix_common::{ExecEvent, TaskEvent};
 use serde_json::{Value, json};
 
 pub struct TypeDef {
@@ -39,6 +39,11 @@ static TYPES: &[TypeDef] = &[
         name: "exec_event",
         size: size_of::<ExecEvent>(),
         decode: exec_event,
+    },
+    TypeDef {
+        name: "task_event",
+        size: size_of::<TaskEvent>(),
+        decode: task_event,
     },
 ];
 
@@ -87,6 +92,18 @@ fn exec_event(bytes: &[u8]) -> Value {
     })
 }
 
+fn task_event(bytes: &[u8]) -> Value {
+    let event: TaskEvent = read_pod(bytes);
+    json!({
+        "pid": event.pid,
+        "tgid": event.tgid,
+        "ppid": event.ppid,
+        "static_prio": event.static_prio,
+        "uid": event.uid,
+        "comm": c_string(&event.comm),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +139,26 @@ mod tests {
         assert_eq!(
             (lookup("exec_event").unwrap().decode)(&bytes),
             json!({"pid": 1, "tgid": 2, "uid": 3, "gid": 4, "comm": "true"})
+        );
+    }
+
+    #[test]
+    fn task_event_fields() {
+        let mut comm = [0u8; 16];
+        comm[..4].copy_from_slice(b"true");
+        let event = TaskEvent {
+            pid: 1,
+            tgid: 2,
+            ppid: 3,
+            static_prio: 127,
+            uid: 4,
+            comm,
+        };
+        // SAFETY: TaskEvent is repr(C) plain data without padding.
+        let bytes: [u8; size_of::<TaskEvent>()] = unsafe { std::mem::transmute(event) };
+        assert_eq!(
+            (lookup("task_event").unwrap().decode)(&bytes),
+            json!({"pid": 1, "tgid": 2, "ppid": 3, "static_prio": 127, "uid": 4, "comm": "true"})
         );
     }
 }

@@ -30,3 +30,30 @@ pub struct ExecEvent {
 #[cfg(feature = "user")]
 // SAFETY: repr(C), only integer fields, no padding (4 * u32 + 16 bytes).
 unsafe impl aya::Pod for ExecEvent {}
+
+/// One record per successful `execve`, emitted by the `task_*` programs from
+/// the `sched/sched_process_exec` tracepoint. `ppid` and `static_prio` are
+/// read out of `task_struct`, whose layout differs between kernels; the
+/// programs differ only in how they find those fields, so comparing their
+/// records across kernels shows which way of finding them is portable.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TaskEvent {
+    /// Kernel task id (low 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Thread group id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub tgid: u32,
+    /// `task->real_parent->tgid`; 0 if a read faulted.
+    pub ppid: u32,
+    /// `task->static_prio`, i.e. 120 + nice for normal tasks; 0 if the read
+    /// faulted.
+    pub static_prio: i32,
+    /// Real uid (low 32 bits of `bpf_get_current_uid_gid`).
+    pub uid: u32,
+    /// Task name after the exec, NUL-padded (`bpf_get_current_comm`).
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), only 4-byte integer fields, no padding (5 * 4 + 16 bytes).
+unsafe impl aya::Pod for TaskEvent {}

@@ -1,0 +1,49 @@
+// Shared by the task-* scenarios: run one task_struct-reading program in the
+// guest while the exec generator runs, and hand back events, truth and the
+// kernel's own offsets for the fields read.
+import type { Guest } from '../../harness/guest/guest.ts';
+import type { LoaderSession, LoaderSpec } from '../../harness/loader/client.ts';
+import type { Fields } from '../../harness/expect/truth.ts';
+import { EXEC_PROBE_COMM, generateExecs, type ExecTruth } from '../../harness/traffic/exec.ts';
+
+export const TASK_FIELDS = ['pid', 'tgid', 'ppid', 'static_prio', 'uid', 'comm'];
+
+/** The globals route B's program reads its offsets from, and the fields they stand for. */
+export const OFFSET_GLOBALS = {
+  TASK_REAL_PARENT_OFF: 'task_struct.real_parent',
+  TASK_TGID_OFF: 'task_struct.tgid',
+  TASK_STATIC_PRIO_OFF: 'task_struct.static_prio',
+};
+
+const RUNS = 10;
+const NICE = 7;
+
+export interface TaskRun {
+  events: Fields[];
+  truth: Fields[];
+  /** Offsets of the fields in this kernel's BTF, as the loader resolved them. */
+  offsets: Record<string, number>;
+}
+
+export async function runTaskProgram(
+  guest: Guest,
+  startLoader: (program: string, spec: Omit<LoaderSpec, 'object'>) => Promise<LoaderSession>,
+  program: string,
+  extra: Partial<Omit<LoaderSpec, 'object'>> = {},
+): Promise<TaskRun> {
+  const loader = await startLoader(program, {
+    attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
+    ringbufs: { TASK_EVENTS: 'task_event' },
+    btfFields: Object.values(OFFSET_GLOBALS),
+    ...extra,
+  });
+  const truth: ExecTruth[] = await generateExecs(guest, { count: RUNS, uid: 4242, gid: 4343, nice: NICE });
+  const ours = () => loader.events.filter((e) => e.fields?.comm === EXEC_PROBE_COMM);
+  await loader.waitForEvents(() => ours().length >= RUNS, 30_000, `${RUNS} ${EXEC_PROBE_COMM} events`);
+  const result = await loader.stop();
+  return {
+    events: result.events.filter((e) => e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!),
+    truth: truth.map((t) => ({ ...t, tgid: t.pid })),
+    offsets: result.ready.offsets ?? {},
+  };
+}
