@@ -142,7 +142,11 @@ export class LoaderSession {
       }
       if (Date.now() > deadline) {
         this.#command.close();
-        throw new Error(`${this.#kernel}: timed out after ${timeoutMs} ms waiting for ${what}`);
+        const last = this.events.slice(-3).map((e) => JSON.stringify(e.fields ?? e)).join('\n  ');
+        throw new Error(
+          `${this.#kernel}: timed out after ${timeoutMs} ms waiting for ${what}; ` +
+            `${this.events.length} events and ${this.logs.length} log records had arrived${last ? `, the last:\n  ${last}` : ''}`,
+        );
       }
       await sleep(50);
     }

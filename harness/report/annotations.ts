@@ -17,3 +17,10 @@ export async function annotateExpectedFailure(annotate: Annotate, reason: string
 export async function annotateOffsets(annotate: Annotate, offsets: Record<string, number>): Promise<void> {
   await annotate(JSON.stringify(offsets), OFFSETS_ANNOTATION);
 }
+
+/** A line worth reading in the report even when the case passed (which way a gate went, a sample record). */
+export const NOTE_ANNOTATION = 'kmatrix:note';
+
+export async function annotateNote(annotate: Annotate, note: string): Promise<void> {
+  await annotate(note, NOTE_ANNOTATION);
+}

@@ -5,7 +5,7 @@ import { outDir, runDir } from '../util/paths.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
 import { renderJUnit } from './junit.ts';
-import { EXPECTED_FAIL_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
+import { EXPECTED_FAIL_ANNOTATION, NOTE_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
 
 const KERNEL_PROJECT = /^kernel (.+)$/;
 
@@ -79,7 +79,8 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
     const note = results.map((r) => (r.state === 'skipped' ? r.note : undefined)).find(Boolean);
     return { scenario, kernel, status: 'skip', reason: note ?? 'skipped', durationMs };
   }
-  return { scenario, kernel, status: 'pass', durationMs };
+  const notes = tests.flatMap((t) => t.annotations().filter((a) => a.type === NOTE_ANNOTATION).map((a) => a.message));
+  return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}) };
 }
 
 function firstLine(text: string): string {

@@ -10,7 +10,7 @@ export const Cell = z.strictObject({
    * of its own, neither a pass nor a failure.
    */
   status: z.enum(['pass', 'fail', 'skip', 'xfail']),
-  /** Why it was skipped or expected to fail, or the first line of the failure. */
+  /** Why it was skipped or expected to fail, the first line of the failure, or a note on a pass. */
   reason: z.string().optional(),
   durationMs: z.number(),
 });

@@ -31,12 +31,11 @@ export const test = baseTest
     return (program: string, spec: Omit<LoaderSpec, 'object'>) =>
       LoaderSession.start(vm.guest, vm.kernel.name, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
   })
-  // On a failure, point at the guest's console log: it is where a verifier
-  // splat, an oops or a hang shows.
-  .extend('consoleOnFailure', { auto: true }, ({ vm, onTestFailed, annotate }) => {
-    onTestFailed(async () => {
-      await annotate(`guest console of ${vm.kernel.name}: ${vm.consoleLogPath}`, 'console');
-    });
+  // Every case names the guest's console log (reporters show annotations
+  // with a failure): it is where an oops, a splat or a hang shows.
+  .extend('consoleLog', { auto: true }, async ({ vm, annotate }) => {
+    await annotate(`guest console of ${vm.kernel.name}: ${vm.consoleLogPath}`, 'console');
+    return vm.consoleLogPath;
   });
 
 /** Skips the case, with the reason in the report, when the kernel is older than `min`. */

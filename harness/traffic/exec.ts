@@ -1,7 +1,7 @@
 import type { Guest } from '../guest/guest.ts';
 
 /** What really happened, as the guest itself saw it, one entry per exec. */
-export interface ExecTruth {
+export type ExecTruth = {
   pid: number;
   /** The parent's tgid: the generator's shell, which forked the probe. */
   ppid: number;
@@ -10,7 +10,7 @@ export interface ExecTruth {
   comm: string;
   /** The kernel's static priority: 120 + the nice value the probe ran at. */
   static_prio: number;
-}
+};
 
 export interface ExecTrafficOptions {
   count: number;

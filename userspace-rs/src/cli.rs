@@ -12,6 +12,7 @@ usage: kmatrix-loader --object PATH [options]
   --object PATH                  eBPF object (ELF) to load
   --attach PROGRAM=KIND:TARGET   load PROGRAM and attach it (repeatable)
                                    tracepoint:CATEGORY/NAME
+                                   kprobe:FUNCTION
   --ringbuf MAP=TYPE             stream records of ring buffer MAP (repeatable)
   --map MAP=KEY:VALUE            dump MAP at exit (repeatable)
   --btf-offset GLOBAL=STRUCT.FIELD
@@ -52,6 +53,7 @@ pub struct Attach {
 #[derive(Debug)]
 pub enum Target {
     TracePoint { category: String, name: String },
+    KProbe { function: String },
 }
 
 impl Target {
@@ -59,6 +61,7 @@ impl Target {
     pub fn kind(&self) -> &'static str {
         match self {
             Target::TracePoint { .. } => "tracepoint",
+            Target::KProbe { .. } => "kprobe",
         }
     }
 
@@ -66,6 +69,7 @@ impl Target {
     pub fn point(&self) -> String {
         match self {
             Target::TracePoint { category, name } => format!("{category}/{name}"),
+            Target::KProbe { function } => function.clone(),
         }
     }
 }
@@ -73,7 +77,6 @@ impl Target {
 /// Attach kinds the harness will grow into. Naming them here gives a clear
 /// "not supported yet" instead of "unknown kind" for a valid-looking spec.
 const PLANNED_KINDS: &[&str] = &[
-    "kprobe",
     "kretprobe",
     "uprobe",
     "uretprobe",
@@ -203,14 +206,22 @@ fn parse_attach(spec: &str) -> Result<Attach, String> {
                 ));
             }
         },
+        "kprobe" if !point.is_empty() && !point.contains(['/', ' ']) => Target::KProbe {
+            function: point.to_owned(),
+        },
+        "kprobe" => {
+            return Err(format!(
+                "kprobe target must be a kernel function name, got `{point}`"
+            ));
+        }
         _ if PLANNED_KINDS.contains(&kind) => {
             return Err(format!(
-                "attach kind `{kind}` is not supported yet (supported: tracepoint)"
+                "attach kind `{kind}` is not supported yet (supported: tracepoint, kprobe)"
             ));
         }
         _ => {
             return Err(format!(
-                "unknown attach kind `{kind}` in `{spec}` (supported: tracepoint)"
+                "unknown attach kind `{kind}` in `{spec}` (supported: tracepoint, kprobe)"
             ));
         }
     };
@@ -297,10 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn kprobe_target() {
+        let Ok(Parsed::Run(args)) = args(&[
+            "--object",
+            "tcp_connect",
+            "--attach",
+            "tcp_connect=kprobe:tcp_connect",
+        ]) else {
+            panic!("should parse");
+        };
+        let target = &args.attach[0].target;
+        assert_eq!(
+            (target.kind(), target.point()),
+            ("kprobe", "tcp_connect".to_owned())
+        );
+    }
+
+    #[test]
     fn rejects_bad_specs() {
         for bad in [
             &["--attach", "p=tracepoint:sched"][..],
-            &["--object", "o", "--attach", "p=kprobe:do_sys_open"],
+            &["--object", "o", "--attach", "p=kretprobe:do_sys_open"],
+            &["--object", "o", "--attach", "p=kprobe:"],
+            &["--object", "o", "--attach", "p=kprobe:a/b"],
             &["--object", "o", "--attach", "p=bogus:x"],
             &["--object", "o", "--map", "M=u32"],
             &["--object", "o", "--ringbuf", "M=nope"],

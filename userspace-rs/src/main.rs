@@ -23,7 +23,7 @@ use std::{
 use aya::{
     EbpfLoader,
     maps::{MapData, RingBuf},
-    programs::{Program, ProgramError, TracePoint},
+    programs::{KProbe, Program, ProgramError, TracePoint},
 };
 use aya_log::EbpfLogger;
 use serde_json::{Value, json};
@@ -188,6 +188,29 @@ async fn run(args: Args) -> Result<(), Failure> {
                     )
                 })?;
             }
+            Target::KProbe { function } => {
+                let kprobe: &mut KProbe = program.try_into().map_err(|e: ProgramError| {
+                    Failure::new(
+                        Stage::Parse,
+                        format!("program {} cannot attach as a kprobe: {e}", attach.program),
+                    )
+                })?;
+                if loaded.insert(attach.program.clone()) {
+                    kprobe
+                        .load()
+                        .map_err(|e| verify_failure(&attach.program, e))?;
+                }
+                kprobe.attach(function, 0).map_err(|e| {
+                    Failure::new(
+                        Stage::Attach,
+                        format!(
+                            "attaching {} to kprobe {function}: {}",
+                            attach.program,
+                            output::error_chain(&e)
+                        ),
+                    )
+                })?;
+            }
         }
         ready_programs.push(json!({
             "name": attach.program,
@@ -225,6 +248,7 @@ async fn run(args: Args) -> Result<(), Failure> {
     for name in &loaded {
         let result = match ebpf.program_mut(name) {
             Some(Program::TracePoint(tp)) => tp.unload(),
+            Some(Program::KProbe(kprobe)) => kprobe.unload(),
             _ => Ok(()),
         };
         if let Err(e) = result {

@@ -5,7 +5,7 @@
 
 use std::mem::size_of;
 
-use kmatrix_common::{ExecEvent, TaskEvent};
+use kmatrix_common::{ExecEvent, GateEvent, TaskEvent, TcpEvent};
 use serde_json::{Value, json};
 
 pub struct TypeDef {
@@ -44,6 +44,16 @@ static TYPES: &[TypeDef] = &[
         name: "task_event",
         size: size_of::<TaskEvent>(),
         decode: task_event,
+    },
+    TypeDef {
+        name: "gate_event",
+        size: size_of::<GateEvent>(),
+        decode: gate_event,
+    },
+    TypeDef {
+        name: "tcp_event",
+        size: size_of::<TcpEvent>(),
+        decode: tcp_event,
     },
 ];
 
@@ -104,6 +114,23 @@ fn task_event(bytes: &[u8]) -> Value {
     })
 }
 
+fn gate_event(bytes: &[u8]) -> Value {
+    let event: GateEvent = read_pod(bytes);
+    json!({ "pid": event.pid, "sum": event.sum })
+}
+
+fn tcp_event(bytes: &[u8]) -> Value {
+    let event: TcpEvent = read_pod(bytes);
+    json!({
+        "pid": event.pid,
+        // Network byte order: the bytes in memory are the address in order.
+        "daddr": std::net::Ipv4Addr::from(event.daddr.to_ne_bytes()).to_string(),
+        "dport": event.dport,
+        "family": event.family,
+        "comm": c_string(&event.comm),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +186,37 @@ mod tests {
         assert_eq!(
             (lookup("task_event").unwrap().decode)(&bytes),
             json!({"pid": 1, "tgid": 2, "ppid": 3, "static_prio": 127, "uid": 4, "comm": "true"})
+        );
+    }
+
+    #[test]
+    fn gate_event_fields() {
+        let event = GateEvent { pid: 7, sum: 36 };
+        // SAFETY: GateEvent is repr(C) plain data without padding.
+        let bytes: [u8; size_of::<GateEvent>()] = unsafe { std::mem::transmute(event) };
+        assert_eq!(
+            (lookup("gate_event").unwrap().decode)(&bytes),
+            json!({"pid": 7, "sum": 36})
+        );
+    }
+
+    #[test]
+    fn tcp_event_address_is_dotted_quad() {
+        let mut comm = [0u8; 16];
+        comm[..4].copy_from_slice(b"curl");
+        let event = TcpEvent {
+            pid: 9,
+            // As the kernel stores 127.0.0.1: network byte order.
+            daddr: u32::from_ne_bytes([127, 0, 0, 1]),
+            dport: 18080,
+            family: 2,
+            comm,
+        };
+        // SAFETY: TcpEvent is repr(C) plain data without padding.
+        let bytes: [u8; size_of::<TcpEvent>()] = unsafe { std::mem::transmute(event) };
+        assert_eq!(
+            (lookup("tcp_event").unwrap().decode)(&bytes),
+            json!({"pid": 9, "daddr": "127.0.0.1", "dport": 18080, "family": 2, "comm": "curl"})
         );
     }
 }

@@ -57,3 +57,42 @@ pub struct TaskEvent {
 #[cfg(feature = "user")]
 // SAFETY: repr(C), only 4-byte integer fields, no padding (5 * 4 + 16 bytes).
 unsafe impl aya::Pod for TaskEvent {}
+
+/// One record per exec of the exec probe, emitted by the `gate` program
+/// after it summed `1..=8` with `bpf_loop` (kernel 5.17+).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GateEvent {
+    /// Thread group id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// What the `bpf_loop` callbacks added up: 36 when all 8 ran.
+    pub sum: u32,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), two u32 fields, no padding.
+unsafe impl aya::Pod for GateEvent {}
+
+/// One record per `tcp_connect()` call, emitted by the `tcp_connect`
+/// kprobe. The socket fields are read out of `struct sock` at offsets the
+/// loader took from the running kernel's BTF.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TcpEvent {
+    /// Thread group id of the connecting task (high 32 bits of
+    /// `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// `sk->__sk_common.skc_daddr`: the IPv4 destination, as stored by the
+    /// kernel (network byte order). Meaningless unless `family` is AF_INET.
+    pub daddr: u32,
+    /// `sk->__sk_common.skc_dport`, converted to host byte order.
+    pub dport: u16,
+    /// `sk->__sk_common.skc_family` (2 = AF_INET, 10 = AF_INET6).
+    pub family: u16,
+    /// Name of the connecting task, NUL-padded (`bpf_get_current_comm`).
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), 4 + 4 + 2 + 2 + 16 bytes, every field aligned, no padding.
+unsafe impl aya::Pod for TcpEvent {}

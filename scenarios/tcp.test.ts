@@ -1,0 +1,36 @@
+// TCP connects seen from a kprobe on tcp_connect, reading the destination
+// from struct sock at offsets taken from the running kernel's BTF. The guest
+// connects to listeners on known ports, one process per connect; events must
+// equal those connects (pid, address, port) and the per-port LRU counts must
+// be exact.
+import { test, expect } from '../harness/scenario/fixtures.ts';
+import { annotateOffsets } from '../harness/report/annotations.ts';
+import { TCP_PROBE_COMM, generateConnects } from '../harness/traffic/tcp.ts';
+
+const PORTS = [18080, 18443];
+const PER_PORT = 4;
+
+test('every connect: pid, destination address and port, and per-port counts', async ({ vm, startLoader, annotate }) => {
+  const loader = await startLoader('tcp_connect', {
+    attach: { tcp_connect: 'kprobe:tcp_connect' },
+    ringbufs: { TCP_EVENTS: 'tcp_event' },
+    maps: { CONNECTS_BY_PORT: 'u16:u64' },
+    btfOffsets: {
+      SOCK_DADDR_OFF: 'sock.__sk_common.skc_daddr',
+      SOCK_DPORT_OFF: 'sock.__sk_common.skc_dport',
+      SOCK_FAMILY_OFF: 'sock.__sk_common.skc_family',
+    },
+  });
+  const truth = await generateConnects(vm.guest, { ports: PORTS, perPort: PER_PORT });
+  expect(truth).toHaveLength(PORTS.length * PER_PORT);
+  const ours = () => loader.events.filter((e) => e.fields?.comm === TCP_PROBE_COMM);
+  await loader.waitForEvents(() => ours().length >= truth.length, 30_000, `${truth.length} connect events`);
+  const result = await loader.stop();
+  await annotateOffsets(annotate, result.ready.offsets ?? {});
+
+  const events = result.events.filter((e) => e.fields?.comm === TCP_PROBE_COMM).map((e) => e.fields!);
+  expect(events).toMatchTruth(truth, { kernel: vm.kernel.name, source: 'RingBuf TCP_EVENTS', key: 'pid', fields: ['pid', 'daddr', 'dport', 'comm'] });
+  for (const port of PORTS) {
+    expect(result.maps.get('CONNECTS_BY_PORT')).toHaveMapEntry(port, PER_PORT, { kernel: vm.kernel.name });
+  }
+});
