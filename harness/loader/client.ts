@@ -26,6 +26,8 @@ export interface LoaderSpec {
   btfOffsets?: Record<string, string>;
   /** `struct.field`s whose offsets are only reported, in the ready line. */
   btfFields?: string[];
+  /** Run the loader inside this network namespace (`ip netns exec`), to attach to its interfaces. */
+  netns?: string;
 }
 
 /** The loader failed at a stage of the protocol; carries the verifier log if there was one. */
@@ -78,7 +80,7 @@ export class LoaderSession {
     const remoteObject = `${GUEST_DIR}/${basename(spec.object)}.bpf.o`;
     await guest.upload(loaderBinary, remoteLoader, 0o755);
     await guest.upload(spec.object, remoteObject, 0o644);
-    const args = [remoteLoader, '--object', remoteObject];
+    const args = [...(spec.netns ? ['ip', 'netns', 'exec', spec.netns] : []), remoteLoader, '--object', remoteObject];
     for (const [program, point] of Object.entries(spec.attach)) args.push('--attach', `${program}=${point}`);
     for (const [map, type] of Object.entries(spec.ringbufs ?? {})) args.push('--ringbuf', `${map}=${type}`);
     for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);

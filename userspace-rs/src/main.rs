@@ -23,7 +23,10 @@ use std::{
 use aya::{
     EbpfLoader,
     maps::{MapData, RingBuf},
-    programs::{KProbe, Program, ProgramError, TracePoint},
+    programs::{
+        KProbe, Program, ProgramError, SchedClassifier, TcAttachType, TracePoint, Xdp, XdpMode,
+        tc::{self, TcError},
+    },
 };
 use aya_log::EbpfLogger;
 use serde_json::{Value, json};
@@ -161,7 +164,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         let program = ebpf
             .program_mut(&attach.program)
             .ok_or_else(|| missing("program", &attach.program, &program_names))?;
-        match &attach.target {
+        let point = match &attach.target {
             Target::TracePoint { category, name } => {
                 ensure_tracefs();
                 let tp: &mut TracePoint = program.try_into().map_err(|e: ProgramError| {
@@ -187,6 +190,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                         ),
                     )
                 })?;
+                attach.target.point()
             }
             Target::KProbe { function } => {
                 let kprobe: &mut KProbe = program.try_into().map_err(|e: ProgramError| {
@@ -210,12 +214,84 @@ async fn run(args: Args) -> Result<(), Failure> {
                         ),
                     )
                 })?;
+                attach.target.point()
             }
-        }
+            Target::Xdp { interface } => {
+                let xdp: &mut Xdp = program.try_into().map_err(|e: ProgramError| {
+                    Failure::new(
+                        Stage::Parse,
+                        format!(
+                            "program {} cannot attach as an XDP program: {e}",
+                            attach.program
+                        ),
+                    )
+                })?;
+                if loaded.insert(attach.program.clone()) {
+                    xdp.load().map_err(|e| verify_failure(&attach.program, e))?;
+                }
+                let attach_error = |e: ProgramError| {
+                    Failure::new(
+                        Stage::Attach,
+                        format!(
+                            "attaching {} to xdp on interface {interface}: {}",
+                            attach.program,
+                            output::error_chain(&e)
+                        ),
+                    )
+                };
+                // Default mode lets the kernel use the driver's native XDP
+                // where it has one; some drivers have one that refuses in
+                // their current configuration (virtio-net with guest
+                // offloads on, for one). Generic mode works on every device.
+                match xdp.attach(interface, XdpMode::default()) {
+                    Ok(_) => attach.target.point(),
+                    Err(e) if is_unsupported(&e) => {
+                        eprintln!(
+                            "kmatrix-loader: native XDP on {interface} refused ({}), using skb mode",
+                            output::error_chain(&e)
+                        );
+                        xdp.attach(interface, XdpMode::Skb).map_err(attach_error)?;
+                        format!("{} (skb)", attach.target.point())
+                    }
+                    Err(e) => return Err(attach_error(e)),
+                }
+            }
+            Target::TcIngress { interface } => {
+                let classifier: &mut SchedClassifier =
+                    program.try_into().map_err(|e: ProgramError| {
+                        Failure::new(
+                            Stage::Parse,
+                            format!(
+                                "program {} cannot attach as a TC classifier: {e}",
+                                attach.program
+                            ),
+                        )
+                    })?;
+                if loaded.insert(attach.program.clone()) {
+                    classifier
+                        .load()
+                        .map_err(|e| verify_failure(&attach.program, e))?;
+                }
+                add_clsact(interface)?;
+                classifier
+                    .attach(interface, TcAttachType::Ingress)
+                    .map_err(|e| {
+                        Failure::new(
+                            Stage::Attach,
+                            format!(
+                                "attaching {} to tc ingress on interface {interface}: {}",
+                                attach.program,
+                                output::error_chain(&e)
+                            ),
+                        )
+                    })?;
+                attach.target.point()
+            }
+        };
         ready_programs.push(json!({
             "name": attach.program,
             "type": attach.target.kind(),
-            "attach": attach.target.point(),
+            "attach": point,
         }));
     }
 
@@ -249,6 +325,8 @@ async fn run(args: Args) -> Result<(), Failure> {
         let result = match ebpf.program_mut(name) {
             Some(Program::TracePoint(tp)) => tp.unload(),
             Some(Program::KProbe(kprobe)) => kprobe.unload(),
+            Some(Program::Xdp(xdp)) => xdp.unload(),
+            Some(Program::SchedClassifier(classifier)) => classifier.unload(),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -316,6 +394,35 @@ fn resolve_offsets(args: &Args) -> Result<Vec<(&str, u32)>, Failure> {
             Ok((field, offset))
         })
         .collect()
+}
+
+/// Whether an attach failed because the kernel or driver does not support
+/// the request (`EOPNOTSUPP`), as opposed to a bad interface or program.
+fn is_unsupported(err: &ProgramError) -> bool {
+    let code = match err {
+        ProgramError::SyscallError(e) => e.io_error.raw_os_error(),
+        ProgramError::XdpError(aya::programs::XdpError::NetlinkError(e)) => e.raw_os_error(),
+        _ => None,
+    };
+    code == Some(libc::EOPNOTSUPP)
+}
+
+/// TC classifiers hang off a `clsact` qdisc on kernels before 6.6 (later
+/// ones attach through tcx links and do not need it). One left over from an
+/// earlier run, or added by someone else, is fine. It is not removed at
+/// shutdown: unused, it changes nothing about the interface's traffic.
+fn add_clsact(interface: &str) -> Result<(), Failure> {
+    match tc::qdisc_add_clsact(interface) {
+        Ok(()) => Ok(()),
+        Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(Failure::new(
+            Stage::Attach,
+            format!(
+                "adding clsact qdisc to interface {interface}: {}",
+                output::error_chain(&e)
+            ),
+        )),
+    }
 }
 
 fn missing(what: &str, name: &str, available: &[String]) -> Failure {
