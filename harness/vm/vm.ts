@@ -77,7 +77,7 @@ const live = new Set<{ pid: number; tmp: string }>();
 process.once('exit', () => {
   for (const { pid, tmp } of live) {
     try {
-      process.kill(-pid, 'SIGKILL');
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
@@ -149,6 +149,10 @@ export class Vm implements AsyncDisposable {
     const started = Date.now();
     const deadline = started + (options.bootTimeoutMs ?? 240_000);
     const tmp = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-`, unsafeCleanup: true });
+    // Known to the exit handler from now on, so the dir goes even if we are
+    // killed before vng runs (pid 0: nothing to kill yet).
+    const entry = { pid: 0, tmp: tmp.path };
+    live.add(entry);
     await mkdir(join(options.consoleLogPath, '..'), { recursive: true });
     await writeFile(options.consoleLogPath, '');
     // vng only wires the guest's script I/O to the host when its stdio can be
@@ -191,8 +195,7 @@ export class Vm implements AsyncDisposable {
     closeSync(childStdin);
     closeSync(childStdout);
     closeSync(childStderr);
-    const entry = { pid: vng.pid!, tmp: tmp.path };
-    live.add(entry);
+    entry.pid = vng.pid!;
 
     const watch = new ConsoleWatch();
     const consoleTail = new FileTail(options.consoleLogPath);
