@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,6 +11,8 @@ import { chooseAccel, type Accel, type AccelSetting } from './accel.ts';
 import { ConsoleWatch } from './console-watch.ts';
 import { FileTail } from './file-tail.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
+import { GUEST_SCRIPT, UP_MARKER } from './guest-script.ts';
+import { forget, groupAlive, killGroup, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity } from './ssh-identity.ts';
 
@@ -26,39 +28,6 @@ export interface VmOptions {
   signal?: AbortSignal;
 }
 
-/** Printed by the guest's init script once userspace runs; SSH is probed after it. */
-const UP_MARKER = 'kmatrix-guest-up';
-
-/**
- * What the guest's init runs once userspace is up.
- *
- * First it (re)configures the NIC that carries SSH. virtme-ng's init brings
- * up `eth0` and runs DHCP while udev is still renaming devices; when udev
- * wins (`enp0s9: renamed from eth0`) the lease is never applied and SSH can't
- * be reached. Slirp always hands out 10.0.2.15 with 10.0.2.2 as gateway and
- * forwards the SSH port there, so setting that address on whatever the NIC
- * is now called is exact, and harmless when DHCP did succeed.
- *
- * The guest shares the host's root filesystem, /root included, and sshd runs
- * commands through root's shell, which reads ~/.bashrc: a host's pyenv or
- * nvm set-up there costs seconds per command under TCG and makes the guest's
- * environment depend on the host user. Those files are masked in the guest.
- *
- * Then it announces itself and holds the VM up until the host closes stdin,
- * which is the clean way to power off.
- */
-const GUEST_SCRIPT = [
-  'for rc in /root/.bashrc /root/.bash_profile /root/.bash_login /root/.profile; do',
-  '  [ -e "$rc" ] && mount --bind /dev/null "$rc"',
-  'done',
-  'for dev in /sys/class/net/*; do',
-  '  name=${dev##*/}; [ "$name" = lo ] && continue',
-  '  ip link set "$name" up; ip addr replace 10.0.2.15/24 dev "$name"',
-  'done',
-  'ip route replace default via 10.0.2.2 2>/dev/null',
-  `echo ${UP_MARKER}`,
-  'cat >/dev/null',
-].join('\n');
 const CONSOLE_TAIL_LINES = 60;
 
 /** A boot that failed: carries the console's last lines. */
@@ -70,22 +39,6 @@ export class VmBootError extends Error {
     this.consoleTail = consoleTail;
     this.consoleLogPath = consoleLogPath;
   }
-}
-
-/** Every live VM's process group, so an exiting process can still kill them all. */
-const live = new Set<{ pid: number; tmp: string }>();
-process.once('exit', () => {
-  for (const { pid, tmp } of live) {
-    try {
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    rmSync(tmp, { recursive: true, force: true });
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
 }
 
 /**
@@ -105,12 +58,12 @@ export class Vm implements AsyncDisposable {
   #tmp: { path: string; cleanup(): Promise<void> };
   #stdinWriter: FileHandle;
   #consoleTail: FileTail;
-  #entry: { pid: number; tmp: string };
+  #entry: VmEntry;
   #stopped?: Promise<void>;
 
   private constructor(parts: {
     kernel: KernelImage; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number;
-    process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; consoleTail: FileTail; entry: { pid: number; tmp: string };
+    process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; consoleTail: FileTail; entry: VmEntry;
   }) {
     this.kernel = parts.kernel;
     this.accel = parts.accel;
@@ -152,7 +105,7 @@ export class Vm implements AsyncDisposable {
     // Known to the exit handler from now on, so the dir goes even if we are
     // killed before vng runs (pid 0: nothing to kill yet).
     const entry = { pid: 0, tmp: tmp.path };
-    live.add(entry);
+    track(entry);
     await mkdir(join(options.consoleLogPath, '..'), { recursive: true });
     await writeFile(options.consoleLogPath, '');
     // vng only wires the guest's script I/O to the host when its stdio can be
@@ -269,7 +222,7 @@ export class Vm implements AsyncDisposable {
       await this.#stdinWriter.close(); // the guest's `cat` sees EOF, its init powers off
       const poweredOff = await settlesWithin(this.#process.exited, 20_000);
       if (!poweredOff || groupAlive(this.#entry.pid)) await killGroup(this.#process, this.#entry);
-      else live.delete(this.#entry);
+      else forget(this.#entry);
       await this.#consoleTail.close();
       await this.#tmp.cleanup();
     })();
@@ -278,33 +231,5 @@ export class Vm implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
-  }
-}
-
-interface VngProcess {
-  pid: number;
-  /** Resolves with the exit code or signal once vng is gone. */
-  exited: Promise<number | string>;
-}
-
-async function killGroup(proc: VngProcess, entry: { pid: number; tmp: string }): Promise<void> {
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    try {
-      process.kill(-entry.pid, signal);
-    } catch {
-      break; // the group is gone
-    }
-    const gone = await settlesWithin(proc.exited, 3_000);
-    if (gone && !groupAlive(entry.pid)) break;
-  }
-  live.delete(entry);
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -8,7 +8,7 @@
 //!   so a test can tell "not produced" from "produced but dropped".
 #![no_std]
 #![no_main]
-// For the inline `lock +=` below; see `atomic_inc`.
+// For the inline `lock +=` in atomic.rs.
 #![feature(asm_experimental_arch)]
 
 use aya_ebpf::{
@@ -19,6 +19,13 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use kmatrix_common::{ExecEvent, TASK_COMM_LEN};
+
+#[path = "../runtime.rs"]
+mod runtime;
+
+#[path = "../atomic.rs"]
+mod atomic;
+use atomic::atomic_inc;
 
 #[map]
 static EXECS_BY_UID: HashMap<u32, u64> = HashMap::with_max_entries(1024, 0);
@@ -80,34 +87,3 @@ fn count_exec(uid: u32) {
         }
     }
 }
-
-/// Map values are shared between CPUs, so increments must be atomic.
-///
-/// The BPF target has no compare-and-swap, so `core` offers no `fetch_add`
-/// for it. Emit the non-fetching atomic add (`BPF_XADD`, `lock +=`) directly:
-/// unlike the fetching variants (5.12+) it is accepted by every kernel in
-/// the matrix.
-#[inline(always)]
-fn atomic_inc(ptr: *mut u64) {
-    // SAFETY: `ptr` comes from a successful map lookup, so it points at a
-    // live, 8-byte aligned map value; the instruction only writes there.
-    unsafe {
-        core::arch::asm!(
-            "lock *(u64 *)({ptr} + 0) += {one}",
-            ptr = in(reg) ptr,
-            one = in(reg) 1u64,
-        );
-    }
-}
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // There is no unwinding in BPF; any reachable panic makes the verifier
-    // reject the program because this loop never terminates.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -12,6 +12,9 @@
 
 use core::ffi::c_void;
 
+#[path = "../runtime.rs"]
+mod runtime;
+
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated as helper},
     macros::{map, tracepoint},
@@ -62,14 +65,3 @@ extern "C" fn add_index(index: u64, ctx: *mut c_void) -> i64 {
     }
     0
 }
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // No unwinding in BPF; a reachable panic fails verification.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -15,6 +15,9 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::info;
 
+#[path = "../runtime.rs"]
+mod runtime;
+
 #[path = "../probe.rs"]
 mod probe;
 
@@ -40,14 +43,3 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     info!(&ctx, "exec pid={} uid={} comm={}", pid, uid, comm);
     0
 }
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // No unwinding in BPF; a reachable panic fails verification.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

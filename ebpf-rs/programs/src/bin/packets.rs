@@ -23,6 +23,9 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 
+#[path = "../runtime.rs"]
+mod runtime;
+
 /// Ethernet header: destination and source MAC, then the EtherType.
 const ETH_HLEN: usize = 14;
 const ETH_TYPE_OFF: usize = 12;
@@ -111,14 +114,3 @@ fn count(map: &PerCpuArray<u64>, proto: u8) {
         unsafe { *counter += 1 };
     }
 }
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // No unwinding in BPF; a reachable panic fails verification.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -7,6 +7,9 @@
 
 use core::ffi::c_void;
 
+#[path = "../runtime.rs"]
+mod runtime;
+
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 
 #[path = "../task.rs"]
@@ -27,14 +30,3 @@ pub fn sched_process_exec(_ctx: TracePointContext) -> u32 {
     task::submit(ppid, static_prio);
     0
 }
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // No unwinding in BPF; a reachable panic fails verification.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

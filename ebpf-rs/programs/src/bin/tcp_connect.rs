@@ -15,10 +15,17 @@
 //!   It is an LRU map so an unbounded set of ports cannot fill it up.
 #![no_std]
 #![no_main]
-// For the inline `lock +=` below; see `atomic_inc`.
+// For the inline `lock +=` in atomic.rs.
 #![feature(asm_experimental_arch)]
 
 use core::ptr::read_volatile;
+
+#[path = "../runtime.rs"]
+mod runtime;
+
+#[path = "../atomic.rs"]
+mod atomic;
+use atomic::atomic_inc;
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -112,29 +119,3 @@ fn count_connect(dport: u16) {
         }
     }
 }
-
-/// The non-fetching atomic add (`BPF_XADD`), accepted by every kernel in
-/// the matrix; see `exec`'s `atomic_inc`.
-#[inline(always)]
-fn atomic_inc(ptr: *mut u64) {
-    // SAFETY: `ptr` comes from a successful map lookup, so it points at a
-    // live, 8-byte aligned map value; the instruction only writes there.
-    unsafe {
-        core::arch::asm!(
-            "lock *(u64 *)({ptr} + 0) += {one}",
-            ptr = in(reg) ptr,
-            one = in(reg) 1u64,
-        );
-    }
-}
-
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // No unwinding in BPF; a reachable panic fails verification.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
