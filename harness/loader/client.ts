@@ -20,6 +20,8 @@ export interface LoaderSpec {
   attach: Record<string, string>;
   /** RingBuf map → event type name the loader decodes. */
   ringbufs?: Record<string, string>;
+  /** PerfEventArray map → event type name the loader decodes. */
+  perf?: Record<string, string>;
   /** map → `KEY:VALUE` type names, dumped when the loader stops. */
   maps?: Record<string, string>;
   /** global → `struct.field`: set to that field's offset in the running kernel's BTF before load. */
@@ -83,6 +85,7 @@ export class LoaderSession {
     const args = [...(spec.netns ? ['ip', 'netns', 'exec', spec.netns] : []), remoteLoader, '--object', remoteObject];
     for (const [program, point] of Object.entries(spec.attach)) args.push('--attach', `${program}=${point}`);
     for (const [map, type] of Object.entries(spec.ringbufs ?? {})) args.push('--ringbuf', `${map}=${type}`);
+    for (const [map, type] of Object.entries(spec.perf ?? {})) args.push('--perf', `${map}=${type}`);
     for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);

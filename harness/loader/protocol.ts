@@ -58,6 +58,8 @@ export const StatsLine = z.strictObject({
   kind: z.literal('stats'),
   events: u64,
   perMap: z.record(z.string(), u64),
+  /** Records the kernel could not hand over, per PerfEventArray (only with `--perf`). */
+  lost: z.record(z.string(), u64).optional(),
 });
 
 export const ErrorStage = z.enum(['parse', 'load', 'verify', 'attach', 'run']);

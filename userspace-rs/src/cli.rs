@@ -16,6 +16,8 @@ usage: kmatrix-loader --object PATH [options]
                                    xdp:INTERFACE
                                    tc-ingress:INTERFACE
   --ringbuf MAP=TYPE             stream records of ring buffer MAP (repeatable)
+  --perf MAP=TYPE                stream records of perf event array MAP, one
+                                   buffer per online CPU (repeatable)
   --map MAP=KEY:VALUE            dump MAP at exit (repeatable)
   --btf-offset GLOBAL=STRUCT.FIELD
                                  before load, set the u32 global GLOBAL to
@@ -33,6 +35,8 @@ pub struct Args {
     pub object: PathBuf,
     pub attach: Vec<Attach>,
     pub ringbufs: Vec<RingBufSpec>,
+    /// `--perf`: PerfEventArray maps, read on every online CPU.
+    pub perf_arrays: Vec<RingBufSpec>,
     pub maps: Vec<MapSpec>,
     pub btf_offsets: Vec<BtfOffset>,
     /// `--btf-field`: resolved and reported, but not written anywhere.
@@ -102,6 +106,8 @@ const PLANNED_KINDS: &[&str] = &[
     "socket_filter",
 ];
 
+/// A map streamed as `event` lines (`--ringbuf` or `--perf`), each record
+/// decoded as `decoder`.
 pub struct RingBufSpec {
     pub map: String,
     pub decoder: &'static TypeDef,
@@ -139,6 +145,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut object = None;
     let mut attach = Vec::new();
     let mut ringbufs = Vec::new();
+    let mut perf_arrays = Vec::new();
     let mut maps = Vec::new();
     let mut btf_offsets = Vec::new();
     let mut btf_fields = Vec::new();
@@ -163,7 +170,8 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
         match flag.as_str() {
             "--object" => object = Some(PathBuf::from(value()?)),
             "--attach" => attach.push(parse_attach(&value()?)?),
-            "--ringbuf" => ringbufs.push(parse_ringbuf(&value()?)?),
+            "--ringbuf" => ringbufs.push(parse_stream("--ringbuf", &value()?)?),
+            "--perf" => perf_arrays.push(parse_stream("--perf", &value()?)?),
             "--map" => maps.push(parse_map(&value()?)?),
             "--btf-offset" => btf_offsets.push(parse_btf_offset(&value()?)?),
             "--btf-field" => btf_fields.push(parse_btf_field("--btf-field", &value()?)?),
@@ -176,6 +184,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
         object,
         attach,
         ringbufs,
+        perf_arrays,
         maps,
         btf_offsets,
         btf_fields,
@@ -265,8 +274,8 @@ fn parse_interface(kind: &str, name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-fn parse_ringbuf(spec: &str) -> Result<RingBufSpec, String> {
-    let (map, decoder) = split_assignment("--ringbuf", spec)?;
+fn parse_stream(flag: &str, spec: &str) -> Result<RingBufSpec, String> {
+    let (map, decoder) = split_assignment(flag, spec)?;
     Ok(RingBufSpec {
         map: map.to_owned(),
         decoder: lookup_type(decoder)?,
@@ -320,6 +329,7 @@ mod tests {
             "--attach=sched_process_exec=tracepoint:sched/sched_process_exec",
             "--ringbuf",
             "EXEC_EVENTS=exec_event",
+            "--perf=PERF_EVENTS=exec_event",
             "--map",
             "EXECS_BY_UID=u32:u64",
             "--btf-offset",
@@ -332,6 +342,8 @@ mod tests {
         assert_eq!(args.attach[0].program, "sched_process_exec");
         assert_eq!(args.attach[0].target.point(), "sched/sched_process_exec");
         assert_eq!(args.ringbufs[0].decoder.name, "exec_event");
+        assert_eq!(args.perf_arrays[0].map, "PERF_EVENTS");
+        assert_eq!(args.perf_arrays[0].decoder.name, "exec_event");
         assert_eq!(
             (args.maps[0].key.name, args.maps[0].value.name),
             ("u32", "u64")
@@ -399,6 +411,8 @@ mod tests {
             &["--object", "o", "--attach", "p=tc-ingress:.."],
             &["--object", "o", "--map", "M=u32"],
             &["--object", "o", "--ringbuf", "M=nope"],
+            &["--object", "o", "--perf", "M=nope"],
+            &["--object", "o", "--perf", "M"],
             &["--object", "o", "--btf-offset", "task_struct.tgid"],
             &["--object", "o", "--btf-offset", "G=task_struct"],
             &["--object", "o", "--btf-field", ".tgid"],

@@ -1,10 +1,10 @@
 //! kmatrix-loader: loads an eBPF object, attaches its programs, and reports
 //! what they do as JSON lines on stdout (see `output.rs` for the protocol).
 //!
-//! Lifecycle: load -> attach all -> `ready` -> stream ring buffer events
-//! until stdin reaches EOF or SIGTERM/SIGINT -> detach -> drain what is left
-//! -> `map` dumps -> `stats` -> exit 0. Any failure prints one `error` line
-//! and exits 1.
+//! Lifecycle: load -> attach all -> `ready` -> stream ring buffer and perf
+//! buffer events until stdin reaches EOF or SIGTERM/SIGINT -> detach -> drain
+//! what is left -> `map` dumps -> `stats` -> exit 0. Any failure prints one
+//! `error` line and exits 1.
 
 mod btf;
 mod cli;
@@ -22,7 +22,10 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    maps::{MapData, RingBuf},
+    maps::{
+        MapData, PerfEventArray, RingBuf,
+        perf::{PerfEvent, PerfEventArrayBuffer},
+    },
     programs::{
         KProbe, Program, ProgramError, SchedClassifier, TcAttachType, TracePoint, Xdp, XdpMode,
         tc::{self, TcError},
@@ -148,6 +151,48 @@ async fn run(args: Args) -> Result<(), Failure> {
                 inner: ring,
                 count: 0,
             })?,
+        });
+    }
+    for spec in &args.perf_arrays {
+        let map = ebpf
+            .take_map(&spec.map)
+            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
+        let mut array = PerfEventArray::try_from(map).map_err(|e| {
+            Failure::new(
+                Stage::Parse,
+                format!(
+                    "--perf {}: not a perf event array ({})",
+                    spec.map,
+                    output::error_chain(&e)
+                ),
+            )
+        })?;
+        let cpus = aya::util::online_cpus().map_err(|(path, e)| {
+            Failure::new(
+                Stage::Load,
+                format!("--perf {}: reading {path}: {e}", spec.map),
+            )
+        })?;
+        let mut buffers = Vec::new();
+        for cpu in cpus {
+            let buffer = array.open(cpu, Some(PERF_PAGES)).map_err(|e| {
+                Failure::new(
+                    Stage::Load,
+                    format!(
+                        "--perf {}: opening the buffer of cpu {cpu}: {}",
+                        spec.map,
+                        output::error_chain(&e)
+                    ),
+                )
+            })?;
+            buffers.push(watch(buffer)?);
+        }
+        sources.push(Source::Perf {
+            map: spec.map.clone(),
+            decoder: spec.decoder,
+            buffers,
+            count: 0,
+            lost: 0,
         });
     }
     // Objects built with aya-log-ebpf carry an AYA_LOGS ring buffer; forward
@@ -352,13 +397,23 @@ async fn run(args: Args) -> Result<(), Failure> {
         .iter()
         .filter_map(|s| match s {
             Source::Events { map, ring, .. } => Some((map.as_str(), ring.get_ref().count)),
+            Source::Perf { map, count, .. } => Some((map.as_str(), *count)),
             Source::Logs(_) => None,
         })
         .collect();
-    emit(
-        "stats",
-        json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map }),
-    );
+    let mut stats = json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map });
+    // Only with --perf, so the line is unchanged for everyone else.
+    if !args.perf_arrays.is_empty() {
+        let lost: BTreeMap<&str, u64> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Perf { map, lost, .. } => Some((map.as_str(), *lost)),
+                _ => None,
+            })
+            .collect();
+        stats["lost"] = json!(lost);
+    }
+    emit("stats", stats);
     Ok(())
 }
 
@@ -454,10 +509,11 @@ fn verify_failure(program: &str, err: ProgramError) -> Failure {
     }
 }
 
-/// Registers a ring buffer with tokio's reactor so it can be awaited.
+/// Registers a ring buffer (or a perf buffer) with tokio's reactor so it can
+/// be awaited.
 fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, Failure> {
-    // SAFETY: ring buffers and aya-log loggers own their map fd for their
-    // whole lifetime and always return that same fd.
+    // SAFETY: ring buffers, perf buffers and aya-log loggers own their fd
+    // for their whole lifetime and always return that same fd.
     unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) }.map_err(|e| {
         Failure::new(
             Stage::Run,
@@ -472,6 +528,15 @@ enum Source {
         map: String,
         decoder: &'static TypeDef,
         ring: AsyncFd<Counted<RingBuf<MapData>>>,
+    },
+    /// A PerfEventArray: one buffer per online CPU, counted together.
+    Perf {
+        map: String,
+        decoder: &'static TypeDef,
+        buffers: Vec<AsyncFd<PerfEventArrayBuffer<MapData>>>,
+        count: u64,
+        /// Records the kernel dropped because a CPU's buffer was full.
+        lost: u64,
     },
     Logs(AsyncFd<EbpfLogger<JsonLog>>),
 }
@@ -493,6 +558,25 @@ impl Source {
     fn drain(&mut self) {
         match self {
             Source::Events { map, decoder, ring } => drain_events(ring.get_mut(), map, decoder),
+            Source::Perf {
+                map,
+                decoder,
+                buffers,
+                count,
+                lost,
+            } => {
+                // Programs are detached: repeat until a pass over every
+                // CPU's buffer finds nothing.
+                loop {
+                    let read: usize = buffers
+                        .iter_mut()
+                        .map(|buffer| drain_perf(buffer.get_mut(), map, decoder, count, lost))
+                        .sum();
+                    if read == 0 {
+                        break;
+                    }
+                }
+            }
             Source::Logs(logger) => logger.get_mut().flush(),
         }
     }
@@ -504,6 +588,27 @@ impl Source {
                 let mut guard = ready!(ring.poll_read_ready_mut(cx))?;
                 drain_events(guard.get_inner_mut(), map, decoder);
                 guard.clear_ready();
+            }
+            Source::Perf {
+                map,
+                decoder,
+                buffers,
+                count,
+                lost,
+            } => {
+                // Poll every buffer, so each one's waker is registered.
+                let mut progressed = false;
+                for buffer in buffers {
+                    if let Poll::Ready(guard) = buffer.poll_read_ready_mut(cx) {
+                        let mut guard = guard?;
+                        drain_perf(guard.get_inner_mut(), map, decoder, count, lost);
+                        guard.clear_ready();
+                        progressed = true;
+                    }
+                }
+                if !progressed {
+                    return Poll::Pending;
+                }
             }
             Source::Logs(logger) => {
                 let mut guard = ready!(logger.poll_read_ready_mut(cx))?;
@@ -535,27 +640,78 @@ fn poll_sources(sources: &mut [Source], cx: &mut Context<'_>) -> Poll<io::Result
 fn drain_events(ring: &mut Counted<RingBuf<MapData>>, map: &str, decoder: &TypeDef) {
     while let Some(record) = ring.inner.next() {
         ring.count += 1;
-        let mut line = json!({ "map": map, "type": decoder.name });
-        if record.len() == decoder.size {
-            line["fields"] = (decoder.decode)(&record);
-        } else {
-            // Keep the event visible (and counted) but say why it has no fields.
-            line["fields"] = serde_json::Value::Null;
-            line["error"] = json!(format!(
-                "record is {} bytes, {} is {}",
-                record.len(),
-                decoder.name,
-                decoder.size
-            ));
-            line["raw"] = json!(
-                record
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            );
-        }
-        emit("event", line);
+        emit_event(map, decoder, &record);
     }
+}
+
+/// Pages per CPU for each `--perf` buffer (a power of two): 256 KiB with
+/// 4 KiB pages, as much as the ring buffers of the programs hold.
+const PERF_PAGES: usize = 64;
+
+/// Emits every sample currently in one CPU's perf buffer and adds up what
+/// the kernel reports as lost. Returns the number of records read (samples
+/// and lost notices).
+fn drain_perf(
+    buffer: &mut PerfEventArrayBuffer<MapData>,
+    map: &str,
+    decoder: &TypeDef,
+    count: &mut u64,
+    lost: &mut u64,
+) -> usize {
+    buffer.fold(0, |read, event| {
+        match event {
+            PerfEvent::Sample { head, tail } => {
+                *count += 1;
+                if tail.is_empty() {
+                    emit_event(map, decoder, perf_payload(head, decoder.size));
+                } else {
+                    // The sample straddles the end of the buffer.
+                    let record = [head, tail].concat();
+                    emit_event(map, decoder, perf_payload(&record, decoder.size));
+                }
+            }
+            PerfEvent::Lost { count } => *lost += count,
+        }
+        read + 1
+    })
+}
+
+/// The kernel pads a perf sample so that it and its `u32` size prefix end
+/// on an 8-byte boundary, and reports the padded size. A record of `size`
+/// bytes plus that padding is cut back to `size`; anything else is returned
+/// whole, for `emit_event` to report as the wrong size.
+fn perf_payload(sample: &[u8], size: usize) -> &[u8] {
+    const PREFIX: usize = size_of::<u32>();
+    let padded = (size + PREFIX).next_multiple_of(8) - PREFIX;
+    if (size..=padded).contains(&sample.len()) {
+        &sample[..size]
+    } else {
+        sample
+    }
+}
+
+/// Emits one record as an `event` line, decoded if it has the decoder's size.
+fn emit_event(map: &str, decoder: &TypeDef, record: &[u8]) {
+    let mut line = json!({ "map": map, "type": decoder.name });
+    if record.len() == decoder.size {
+        line["fields"] = (decoder.decode)(record);
+    } else {
+        // Keep the event visible (and counted) but say why it has no fields.
+        line["fields"] = serde_json::Value::Null;
+        line["error"] = json!(format!(
+            "record is {} bytes, {} is {}",
+            record.len(),
+            decoder.name,
+            decoder.size
+        ));
+        line["raw"] = json!(
+            record
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+    }
+    emit("event", line);
 }
 
 /// Resolves with the reason once stdin reaches EOF or SIGTERM/SIGINT arrive.
@@ -688,4 +844,22 @@ impl log::Log for StderrLog {
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_padding_is_cut() {
+        // 32 bytes + u32 prefix = 36, padded to 40: 36 bytes reported.
+        let sample = [7u8; 36];
+        assert_eq!(perf_payload(&sample, 32).len(), 32);
+        assert_eq!(perf_payload(&sample[..32], 32).len(), 32);
+        // 20 bytes + prefix = 24 is already aligned.
+        assert_eq!(perf_payload(&sample[..20], 20).len(), 20);
+        // Too short or longer than the padding allows: left whole.
+        assert_eq!(perf_payload(&sample[..30], 32).len(), 30);
+        assert_eq!(perf_payload(&sample, 24).len(), 36);
+    }
 }

@@ -1,0 +1,43 @@
+// The same events through two transports: `perf_ring` sends every exec both
+// to a RingBuf and to a PerfEventArray (read per CPU by the loader). Both
+// streams must carry exactly the execs the guest ran, and therefore the same
+// set; what either lost or dropped is counted and reported.
+import { test, expect } from '../harness/scenario/fixtures.ts';
+import { annotateNote } from '../harness/report/annotations.ts';
+import { EXEC_PROBE_COMM, generateExecs } from '../harness/traffic/exec.ts';
+
+const RUNS = 20;
+const FIELDS = ['pid', 'tgid', 'uid', 'gid', 'comm'];
+
+test('RingBuf and PerfEventArray carry the same events, equal to the truth', async ({ vm, startLoader, annotate }) => {
+  const loader = await startLoader('perf_ring', {
+    attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
+    ringbufs: { RING_EVENTS: 'exec_event' },
+    perf: { PERF_EVENTS: 'exec_event' },
+    maps: { RING_DROPPED: 'u32:u64' },
+  });
+  const truth = (await generateExecs(vm.guest, { count: RUNS, uid: 4242, gid: 4343 })).map((t) => ({ ...t, tgid: t.pid }));
+  const probeEvents = (map: string) => loader.events.filter((e) => e.map === map && e.fields?.comm === EXEC_PROBE_COMM);
+  await loader.waitForEvents(
+    () => probeEvents('RING_EVENTS').length >= RUNS && probeEvents('PERF_EVENTS').length >= RUNS,
+    30_000,
+    `${RUNS} probe events on each transport`,
+  );
+  const result = await loader.stop();
+  const ring = result.events.filter((e) => e.map === 'RING_EVENTS' && e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!);
+  const perf = result.events.filter((e) => e.map === 'PERF_EVENTS' && e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!);
+  const kernel = vm.kernel.name;
+  expect(ring).toMatchTruth(truth, { kernel, source: 'RingBuf RING_EVENTS', key: 'pid', fields: FIELDS });
+  expect(perf).toMatchTruth(truth, { kernel, source: 'PerfEventArray PERF_EVENTS', key: 'pid', fields: FIELDS });
+  // Across all execs, not just the probe's, the two streams hold the same
+  // set. One pid can exec several programs (nice, then setpriv, then the
+  // probe), so an exec is identified by pid and comm.
+  const allOf = (map: string) =>
+    result.events.filter((e) => e.map === map).map((e) => ({ ...e.fields!, exec: `${e.fields!.pid}/${e.fields!.comm}` }));
+  expect(allOf('PERF_EVENTS')).toMatchTruth(allOf('RING_EVENTS'), { kernel, source: 'PERF_EVENTS against RING_EVENTS', key: 'exec', fields: FIELDS });
+
+  const lost = Number(result.stats.lost?.PERF_EVENTS ?? 0);
+  const dropped = Number(result.maps.get('RING_DROPPED')?.entries.find((e) => e.key === 0)?.value ?? 0);
+  expect({ lost, dropped }, `kernel ${kernel}: nothing lost at this rate`).toEqual({ lost: 0, dropped: 0 });
+  await annotateNote(annotate, `ring ${allOf('RING_EVENTS').length} events, perf ${allOf('PERF_EVENTS').length}; perf lost ${lost}, ring dropped ${dropped}`);
+});
