@@ -64,3 +64,36 @@ export function groupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Removes VM temp dirs (`kmatrix-vm-<kernel>-<pid>-<random>` in `tmpRoot`)
+ * whose owning process is gone. A test worker that is SIGKILLed runs no exit
+ * handler; its guest still powers off by itself (the stdin FIFO's writer
+ * dies with the worker, and the guest's init sees EOF), but the temp dir
+ * stays until the next VM start sweeps it.
+ */
+export function sweepStaleTempDirs(tmpRoot: string, names: string[], isAlive: (pid: number) => boolean = pidAlive): string[] {
+  const removed: string[] = [];
+  for (const name of names) {
+    const owner = ownerPid(name);
+    if (owner === undefined || owner === process.pid || isAlive(owner)) continue;
+    rmSync(`${tmpRoot}/${name}`, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** The pid tmp-promise put into a VM temp dir's name, if it is one of ours. */
+export function ownerPid(name: string): number | undefined {
+  const m = /^kmatrix-vm-.+?-(\d+)-[A-Za-z0-9]+$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
@@ -12,7 +13,7 @@ import { ConsoleWatch } from './console-watch.ts';
 import { FileTail } from './file-tail.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
 import { GUEST_SCRIPT, UP_MARKER } from './guest-script.ts';
-import { forget, groupAlive, killGroup, track, type VmEntry, type VngProcess } from './reaper.ts';
+import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity } from './ssh-identity.ts';
 
@@ -101,6 +102,7 @@ export class Vm implements AsyncDisposable {
   ): Promise<Vm> {
     const started = Date.now();
     const deadline = started + (options.bootTimeoutMs ?? 240_000);
+    sweepStaleTempDirs(tmpdir(), await readdir(tmpdir()).catch(() => []));
     const tmp = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-`, unsafeCleanup: true });
     // Known to the exit handler from now on, so the dir goes even if we are
     // killed before vng runs (pid 0: nothing to kill yet).
