@@ -10,8 +10,8 @@ export { expect };
 
 /**
  * The scenario test: `vm` is one booted guest of this project's kernel,
- * shared by every case of the file and powered off after it; `loader` starts
- * the loader in it with this build's artifacts.
+ * shared by every case of the file and powered off after it; `startLoader`
+ * starts the loader in it with this build's artifacts and a program's object.
  */
 export const test = baseTest
   .extend('kernel', { scope: 'file' }, () => inject('kernelImage'))
