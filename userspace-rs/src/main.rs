@@ -212,77 +212,35 @@ async fn run(args: Args) -> Result<(), Failure> {
         let point = match &attach.target {
             Target::TracePoint { category, name } => {
                 ensure_tracefs();
-                let tp: &mut TracePoint = program.try_into().map_err(|e: ProgramError| {
-                    Failure::new(
-                        Stage::Parse,
-                        format!(
-                            "program {} cannot attach as a tracepoint: {e}",
-                            attach.program
-                        ),
-                    )
-                })?;
+                let tp: &mut TracePoint = program_as(program, &attach.program, "a tracepoint")?;
                 // One program may be attached at several points; load it once.
                 if loaded.insert(attach.program.clone()) {
                     tp.load().map_err(|e| verify_failure(&attach.program, e))?;
                 }
                 tp.attach(category, name).map_err(|e| {
-                    Failure::new(
-                        Stage::Attach,
-                        format!(
-                            "attaching {} to tracepoint {category}/{name}: {}",
-                            attach.program,
-                            output::error_chain(&e)
-                        ),
-                    )
+                    attach_failure(&attach.program, &format!("tracepoint {category}/{name}"), e)
                 })?;
                 attach.target.point()
             }
             Target::KProbe { function } => {
-                let kprobe: &mut KProbe = program.try_into().map_err(|e: ProgramError| {
-                    Failure::new(
-                        Stage::Parse,
-                        format!("program {} cannot attach as a kprobe: {e}", attach.program),
-                    )
-                })?;
+                let kprobe: &mut KProbe = program_as(program, &attach.program, "a kprobe")?;
                 if loaded.insert(attach.program.clone()) {
                     kprobe
                         .load()
                         .map_err(|e| verify_failure(&attach.program, e))?;
                 }
                 kprobe.attach(function, 0).map_err(|e| {
-                    Failure::new(
-                        Stage::Attach,
-                        format!(
-                            "attaching {} to kprobe {function}: {}",
-                            attach.program,
-                            output::error_chain(&e)
-                        ),
-                    )
+                    attach_failure(&attach.program, &format!("kprobe {function}"), e)
                 })?;
                 attach.target.point()
             }
             Target::Xdp { interface } => {
-                let xdp: &mut Xdp = program.try_into().map_err(|e: ProgramError| {
-                    Failure::new(
-                        Stage::Parse,
-                        format!(
-                            "program {} cannot attach as an XDP program: {e}",
-                            attach.program
-                        ),
-                    )
-                })?;
+                let xdp: &mut Xdp = program_as(program, &attach.program, "an XDP program")?;
                 if loaded.insert(attach.program.clone()) {
                     xdp.load().map_err(|e| verify_failure(&attach.program, e))?;
                 }
                 let attach_error = |e: ProgramError| {
-                    Failure::new(
-                        Stage::Attach,
-                        format!(
-                            "attaching {} to xdp on interface {interface}: {}",
-                            attach.program,
-                            output::error_chain(&e)
-                        ),
-                    )
+                    attach_failure(&attach.program, &format!("xdp on interface {interface}"), e)
                 };
                 // Default mode lets the kernel use the driver's native XDP
                 // where it has one; some drivers have one that refuses in
@@ -303,15 +261,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             }
             Target::TcIngress { interface } => {
                 let classifier: &mut SchedClassifier =
-                    program.try_into().map_err(|e: ProgramError| {
-                        Failure::new(
-                            Stage::Parse,
-                            format!(
-                                "program {} cannot attach as a TC classifier: {e}",
-                                attach.program
-                            ),
-                        )
-                    })?;
+                    program_as(program, &attach.program, "a TC classifier")?;
                 if loaded.insert(attach.program.clone()) {
                     classifier
                         .load()
@@ -321,13 +271,10 @@ async fn run(args: Args) -> Result<(), Failure> {
                 classifier
                     .attach(interface, TcAttachType::Ingress)
                     .map_err(|e| {
-                        Failure::new(
-                            Stage::Attach,
-                            format!(
-                                "attaching {} to tc ingress on interface {interface}: {}",
-                                attach.program,
-                                output::error_chain(&e)
-                            ),
+                        attach_failure(
+                            &attach.program,
+                            &format!("tc ingress on interface {interface}"),
+                            e,
                         )
                     })?;
                 attach.target.point()
@@ -478,6 +425,27 @@ fn add_clsact(interface: &str) -> Result<(), Failure> {
             ),
         )),
     }
+}
+
+/// The program as the kind its attach point needs; a mismatch is a spec error.
+fn program_as<'p, T>(program: &'p mut Program, name: &str, kind: &str) -> Result<&'p mut T, Failure>
+where
+    &'p mut T: TryFrom<&'p mut Program, Error = ProgramError>,
+{
+    program.try_into().map_err(|e: ProgramError| {
+        Failure::new(
+            Stage::Parse,
+            format!("program {name} cannot attach as {kind}: {e}"),
+        )
+    })
+}
+
+/// A failed attach, naming the program and where it was going.
+fn attach_failure(program: &str, to: &str, err: ProgramError) -> Failure {
+    Failure::new(
+        Stage::Attach,
+        format!("attaching {program} to {to}: {}", output::error_chain(&err)),
+    )
 }
 
 fn missing(what: &str, name: &str, available: &[String]) -> Failure {
