@@ -1,4 +1,5 @@
 import type { Guest } from '../guest/guest.ts';
+import { runGuestScript } from './guest-script.ts';
 
 /** What really happened, as the guest itself saw it, one entry per exec. */
 export type ExecTruth = {
@@ -48,9 +49,7 @@ while [ "$i" -lt ${options.count} ]; do
   echo "$pid $$ ${options.nice ?? 0} $(cat /tmp/kmatrix/probe.out)"
   i=$((i + 1))
 done`;
-  const result = await guest.exec('sh -s', { stdin: script, timeout: 120_000 });
-  if (result.code !== 0) throw new Error(`exec generator failed (exit ${result.code}): ${result.stderr}`);
-  return parseExecTruth(result.stdout);
+  return parseExecTruth(await runGuestScript(guest, 'exec generator', script, { timeout: 120_000 }));
 }
 
 /** Parses the generator's lines: `PID PPID NICE uid=U(name) gid=G(name) groups=…`. */

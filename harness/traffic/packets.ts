@@ -1,4 +1,5 @@
 import type { Guest } from '../guest/guest.ts';
+import { runGuestScript } from './guest-script.ts';
 
 /** Two network namespaces joined by a veth pair: packets go from A to B. */
 export const NET = {
@@ -39,8 +40,7 @@ ip -n ${nsA} addr add ${addrA}/24 dev ${ifA}
 ip -n ${nsB} addr add ${addrB}/24 dev ${ifB}
 ip -n ${nsA} link set ${ifA} up
 ip -n ${nsB} link set ${ifB} up`;
-  const result = await guest.exec('sh -s', { stdin: script, timeout: 60_000 });
-  if (result.code !== 0) throw new Error(`creating the veth pair failed (exit ${result.code}): ${result.stderr}`);
+  await runGuestScript(guest, 'creating the veth pair', script, { timeout: 60_000 });
 }
 
 /**
@@ -56,6 +56,5 @@ set -eu
 ip netns exec ${nsA} busybox ping -q -c ${truth.icmp} -i 0.2 -W 2 ${addrB} > /dev/null
 ip netns exec ${nsA} bash -c 'for i in $(seq ${truth.udp}); do echo kmatrix > /dev/udp/${addrB}/9999; done'
 ip netns exec ${nsA} bash -c 'for i in $(seq ${truth.tcp}); do (exec 3<>/dev/tcp/${addrB}/9998) 2>/dev/null && exit 1; done; true'`;
-  const result = await guest.exec('bash -s', { stdin: script, timeout: 120_000 });
-  if (result.code !== 0) throw new Error(`sending packets failed (exit ${result.code}): ${result.stderr}`);
+  await runGuestScript(guest, 'sending packets', script, { timeout: 120_000, shell: 'bash' });
 }

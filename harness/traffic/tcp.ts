@@ -1,4 +1,5 @@
 import type { Guest } from '../guest/guest.ts';
+import { runGuestScript } from './guest-script.ts';
 
 /** What the guest really did: one entry per connect. */
 export type ConnectTruth = {
@@ -56,9 +57,7 @@ for port in ${ports}; do
   done
 done
 kill "$listener"`;
-  const result = await guest.exec('sh -s', { stdin: script, timeout: 180_000 });
-  if (result.code !== 0) throw new Error(`connect generator failed (exit ${result.code}): ${result.stderr}`);
-  return parseConnectTruth(result.stdout);
+  return parseConnectTruth(await runGuestScript(guest, 'connect generator', script, { timeout: 180_000 }));
 }
 
 /** Parses the generator's lines: `PID DADDR DPORT`. */
