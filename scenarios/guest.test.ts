@@ -13,14 +13,19 @@ test('exec reports exit codes, signals and stderr, and feeds stdin', async ({ vm
   expect((await vm.guest.exec('uname -r')).stdout.trim()).toBe(vm.kernel.release);
 });
 
-test('a command that hangs becomes a timeout with what it printed so far', async ({ vm }) => {
+test('a command that hangs is killed in the guest, with everything it started, and reported with what it printed', async ({ vm }) => {
   const started = Date.now();
-  const error = await vm.guest.exec('echo started; sleep 600', { timeout: 3_000 }).catch((e: unknown) => e);
+  // A background child, and a grandchild in a process group of its own
+  // (job control): neither may survive the timeout.
+  const hang = 'echo started; sleep 6001 & (set -m; sleep 6002 &); sleep 6003';
+  const error = await vm.guest.exec(hang, { timeout: 3_000 }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(CommandTimeoutError);
   expect((error as CommandTimeoutError).partial.stdout).toBe('started\n');
+  expect((error as CommandTimeoutError).message).toMatch(/timed out after 3000 ms and its session \d+ was killed in the guest/);
   expect(Date.now() - started).toBeLessThan(15_000);
-  // The session is still usable afterwards.
-  expect((await vm.guest.exec('echo alive')).stdout).toBe('alive\n');
+  // Nothing of it is left running, and the session is still usable.
+  const left = await vm.guest.exec('pgrep -a -f "sleep 600[123]"');
+  expect(left, `left running in the guest: ${left.stdout}`).toMatchObject({ stdout: '', code: 1 });
 });
 
 test('an uploaded file arrives whole, with its mode', async ({ vm }) => {

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import pRetry from 'p-retry';
+import { settlesWithin } from '../util/time.ts';
+import { LineQueue } from './line-queue.ts';
 
 export interface ExecResult {
   stdout: string;
@@ -11,49 +13,157 @@ export interface ExecResult {
 }
 
 export interface ExecOptions {
-  /** Milliseconds before the command is killed in the guest and the call rejects. */
+  /** Milliseconds before the command is killed in the guest and the call rejects (default 60 s). */
   timeout?: number;
   /** Bytes written to the command's stdin, which is then closed. */
   stdin?: string;
 }
 
-/** A running command whose stdout arrives line by line. */
-export interface StreamingCommand {
-  lines: AsyncIterable<string>;
-  /** Closes the command's stdin (the loader's "stop now"). */
-  endInput(): void;
-  /** Resolves when the command exits, with everything it wrote to stderr. */
-  done: Promise<ExecResult>;
-  /** Tears the channel down (the process gets SIGHUP with it). */
-  close(): void;
-}
+/** Every guest call has a deadline; this one applies where the caller names none. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+/** How long killing a command in the guest may take before we give up on it. */
+const KILL_TIMEOUT_MS = 10_000;
 
 export class CommandTimeoutError extends Error {
   readonly partial: ExecResult;
-  constructor(command: string, timeoutMs: number, partial: ExecResult) {
-    super(`guest command timed out after ${timeoutMs} ms: ${command}\n--- stdout ---\n${partial.stdout}\n--- stderr ---\n${partial.stderr}`);
+  constructor(label: string, command: string, timeoutMs: number, partial: ExecResult, killed: string) {
+    super(
+      `${label}: guest command timed out after ${timeoutMs} ms and ${killed}: ${command}\n` +
+        `--- stdout ---\n${partial.stdout}\n--- stderr ---\n${partial.stderr}`,
+    );
     this.partial = partial;
   }
 }
 
+/** The guest cannot be used: it was closed, or its SSH connection is gone. */
+export class GuestUnavailableError extends Error {}
+
 /**
- * An SSH session into a guest: exec with exit status and timeout, streaming
- * exec, SFTP upload. One ssh2 connection, many channels.
+ * A command running in the guest. Its shell is a session leader (sshd runs
+ * every command under setsid), and reports its pid, which is therefore the
+ * id of the session and process group everything it starts belongs to:
+ * `kill()` ends all of them. Closing an SSH channel without a terminal sends
+ * the remote command no signal at all, so this is the only way to stop it.
+ */
+export class RunningCommand {
+  readonly command: string;
+  /** stdout, line by line (the pid line excluded). */
+  readonly lines: AsyncIterable<string>;
+  /** Resolves when the command exits; rejects when the connection or the VM is lost first. */
+  readonly done: Promise<ExecResult>;
+  #channel: ClientChannel;
+  #guest: Guest;
+  #stdout = '';
+  #stderr = '';
+  #sessionId?: number;
+  #pending = '';
+  #queue = new LineQueue();
+
+  constructor(guest: Guest, channel: ClientChannel, command: string) {
+    this.#guest = guest;
+    this.#channel = channel;
+    this.command = command;
+    this.lines = this.#queue;
+    let exit: { code: number | null; signal: string | null } | undefined;
+    channel.on('exit', (code: number | null, signal?: string) => (exit = { code: code ?? null, signal: signal ?? null }));
+    channel.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    channel.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString()));
+    this.done = new Promise<ExecResult>((resolve, reject) => {
+      channel.on('close', () => {
+        if (this.#pending) this.#line(this.#pending);
+        this.#pending = '';
+        this.#queue.end();
+        if (exit) resolve({ stdout: this.#stdout, stderr: this.#stderr, ...exit });
+        else reject(guest.unavailable(`the SSH channel of \`${command}\` closed without an exit status`));
+      });
+    });
+    this.done.catch(() => {}); // callers that only iterate `lines` must not crash the process
+  }
+
+  #onStdout(text: string): void {
+    this.#pending += text;
+    let nl: number;
+    while ((nl = this.#pending.indexOf('\n')) >= 0) {
+      this.#line(this.#pending.slice(0, nl));
+      this.#pending = this.#pending.slice(nl + 1);
+    }
+  }
+
+  #line(line: string): void {
+    if (this.#sessionId === undefined) {
+      this.#sessionId = Number(line);
+      return;
+    }
+    this.#stdout += `${line}\n`;
+    this.#queue.push(line);
+  }
+
+  /** Closes stdin, after writing `data` if given. */
+  endInput(data?: string): void {
+    if (data === undefined) this.#channel.end();
+    else this.#channel.end(data);
+  }
+
+  stdoutSoFar(): string {
+    return this.#stdout;
+  }
+
+  stderrSoFar(): string {
+    return this.#stderr;
+  }
+
+  /**
+   * Kills the command's whole session in the guest and waits for its
+   * channel to close. Says what it did, for error messages.
+   */
+  async kill(): Promise<string> {
+    const sid = this.#sessionId;
+    if (sid === undefined || !Number.isInteger(sid) || sid <= 1) {
+      this.#channel.close();
+      return 'its channel was closed (it had not reported its pid)';
+    }
+    // By session and by process group: a child that made a process group
+    // of its own (a shell's job control) is still in the session.
+    const killer = `pkill -KILL -s ${sid}; kill -KILL -- -${sid} 2>/dev/null; true`;
+    await this.#guest.exec(killer, { timeout: KILL_TIMEOUT_MS });
+    if (!(await settlesWithin(this.done, KILL_TIMEOUT_MS))) this.#channel.close();
+    return `its session ${sid} was killed in the guest`;
+  }
+}
+
+/**
+ * An SSH session into a guest: exec with exit status and a deadline,
+ * streaming exec, SFTP upload. One ssh2 connection, many channels. When
+ * the VM dies (`lost` aborts), every call in flight rejects with the
+ * reason; a closed guest refuses further calls.
  */
 export class Guest {
+  readonly label: string;
   readonly #client: Client;
+  readonly #lost?: AbortSignal;
+  #closed?: string;
 
-  private constructor(client: Client) {
+  private constructor(client: Client, label: string, lost?: AbortSignal) {
     this.#client = client;
+    this.label = label;
+    this.#lost = lost;
+    client.on('close', () => (this.#closed ??= 'its SSH connection closed'));
   }
 
   /**
    * Connects, retrying while sshd is still coming up. A failed ssh2 Client is
    * not reusable, so each attempt builds a new one.
    */
-  static async connect(
-    options: { port: number; privateKeyPath: string; deadline: number; signal?: AbortSignal },
-  ): Promise<Guest> {
+  static async connect(options: {
+    port: number;
+    privateKeyPath: string;
+    deadline: number;
+    /** Names the guest in errors, e.g. "kernel 6.1". */
+    label: string;
+    /** Aborts (with the reason) when the VM dies. */
+    lost?: AbortSignal;
+    signal?: AbortSignal;
+  }): Promise<Guest> {
     const privateKey = await readFile(options.privateKeyPath);
     const config: ConnectConfig = {
       host: '127.0.0.1',
@@ -72,106 +182,106 @@ export class Guest {
       maxRetryTime: Math.max(0, options.deadline - Date.now()),
       signal: options.signal,
     });
-    return new Guest(client);
+    return new Guest(client, options.label, options.lost);
   }
 
-  /** Runs a shell command; never rejects on a non-zero exit, only on timeout or a broken connection. */
+  /** The error for a call on a guest that is gone: the VM's death if that is why. */
+  unavailable(what: string): Error {
+    if (this.#lost?.aborted) return this.#lost.reason as Error;
+    return new GuestUnavailableError(`${this.label}: ${what}${this.#closed ? ` (${this.#closed})` : ''}`);
+  }
+
+  /** Throws if the guest cannot be used: its VM died, or it was closed. */
+  assertUsable(): void {
+    if (this.#lost?.aborted) throw this.#lost.reason;
+    if (this.#closed) throw new GuestUnavailableError(`${this.label}: the guest cannot be used: ${this.#closed}`);
+  }
+
+  /**
+   * Runs a shell command; never rejects on a non-zero exit, only on its
+   * deadline (the command is killed in the guest first), a lost connection
+   * or a dead VM.
+   */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const timeout = options.timeout ?? DEFAULT_EXEC_TIMEOUT_MS;
     const running = await this.stream(command);
-    if (options.stdin !== undefined) running.endInputWith(options.stdin);
-    else running.endInput();
-    const finished = (async () => {
-      for await (const _line of running.lines); // keep the channel flowing; stream() collects the text
-      const result = await running.done;
-      return { ...result, stdout: running.stdoutSoFar() };
-    })();
-    if (!options.timeout) return finished;
-    const timeout = options.timeout;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        running.close();
-        const partial = { stdout: running.stdoutSoFar(), stderr: running.stderrSoFar(), code: null, signal: null };
-        reject(new CommandTimeoutError(command, timeout, partial));
-      }, timeout);
-    });
-    try {
-      return await Promise.race([finished, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+    running.endInput(options.stdin);
+    const result = await this.#within(running.done, timeout);
+    if (result !== TIMED_OUT) return result;
+    const killed = await running.kill().catch((err: Error) => `killing it failed: ${err.message}`);
+    const partial = { stdout: running.stdoutSoFar(), stderr: running.stderrSoFar(), code: null, signal: null };
+    throw new CommandTimeoutError(this.label, command, timeout, partial, killed);
   }
 
-  /** Starts a command and hands back its stdout lines as they come. */
-  async stream(command: string): Promise<StreamingCommand & {
-    endInputWith(data: string): void;
-    stdoutSoFar(): string;
-    stderrSoFar(): string;
-  }> {
-    const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      this.#client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
-    });
-    let stdout = '';
-    let stderr = '';
-    let code: number | null = null;
-    let signal: string | null = null;
-    channel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    channel.on('exit', (c: number | null, s?: string) => {
-      code = c ?? null;
-      signal = s ?? null;
-    });
-    const done = new Promise<ExecResult>((resolve) => {
-      channel.on('close', () => resolve({ stdout, stderr, code, signal }));
-    });
-    async function* lines(): AsyncGenerator<string> {
-      let pending = '';
-      for await (const chunk of channel as AsyncIterable<Buffer>) {
-        const text = chunk.toString();
-        stdout += text;
-        pending += text;
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          yield pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-        }
-      }
-      if (pending) yield pending;
-    }
-    return {
-      lines: lines(),
-      endInput: () => channel.end(),
-      endInputWith: (data: string) => channel.end(data),
-      done,
-      close: () => channel.close(),
-      stdoutSoFar: () => stdout,
-      stderrSoFar: () => stderr,
-    };
+  /** Starts a command and hands back its stdout lines as they come. The caller owns its deadline and must kill it. */
+  async stream(command: string): Promise<RunningCommand> {
+    this.assertUsable();
+    const wrapped = `echo $$; ${command}`;
+    const channel = await this.#within(
+      new Promise<ClientChannel>((resolve, reject) => {
+        this.#client.exec(wrapped, (err, ch) => (err ? reject(this.unavailable(`cannot start \`${command}\`: ${err.message}`)) : resolve(ch)));
+      }),
+      DEFAULT_EXEC_TIMEOUT_MS,
+    );
+    if (channel === TIMED_OUT) throw this.unavailable(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
+    return new RunningCommand(this, channel, command);
   }
 
   /** Copies a host file into the guest over SFTP. */
-  async upload(localPath: string, remotePath: string, mode = 0o755): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+  async upload(localPath: string, remotePath: string, mode = 0o755, timeout = DEFAULT_EXEC_TIMEOUT_MS): Promise<void> {
+    this.assertUsable();
+    let end = () => {};
+    const put = new Promise<void>((resolve, reject) => {
       this.#client.sftp((err, sftp) => {
-        if (err) return reject(err);
+        if (err) return reject(this.unavailable(`no SFTP session: ${err.message}`));
+        end = () => sftp.end();
         // concurrency 1: some sftp servers mishandle parallel writes, and
         // these files are small enough that it costs nothing.
         sftp.fastPut(localPath, remotePath, { mode, concurrency: 1 }, (putErr) => {
           sftp.end();
-          if (putErr) reject(new Error(`upload ${localPath} → guest:${remotePath}: ${putErr.message}`));
+          if (putErr) reject(new Error(`${this.label}: upload ${localPath} → guest:${remotePath}: ${putErr.message}`));
           else resolve();
         });
       });
     });
+    const result = await this.#within(put, timeout);
+    if (result === TIMED_OUT) {
+      end();
+      throw new Error(`${this.label}: upload ${localPath} → guest:${remotePath} did not finish within ${timeout} ms`);
+    }
   }
 
   async dmesg(): Promise<string> {
     return (await this.exec('dmesg', { timeout: 30_000 })).stdout;
   }
 
+  /** Ends the connection; every later call fails with a clear error. Idempotent. */
   close(): void {
+    this.#closed ??= 'it was closed (its VM was stopped)';
     this.#client.end();
   }
+
+  /** `work`'s value, or TIMED_OUT after `ms`; rejects at once when the VM dies. */
+  async #within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined;
+    let onLost = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      if (!this.#lost) return;
+      onLost = () => reject(this.#lost!.reason);
+      if (this.#lost.aborted) onLost();
+      else this.#lost.addEventListener('abort', onLost, { once: true });
+    });
+    const expired = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+    try {
+      return await Promise.race([work, expired, lost]);
+    } finally {
+      clearTimeout(timer);
+      this.#lost?.removeEventListener('abort', onLost);
+    }
+  }
 }
+
+const TIMED_OUT = Symbol('timed out');
 
 function connectOnce(config: ConnectConfig): Promise<Client> {
   return new Promise((resolve, reject) => {

@@ -1,9 +1,12 @@
 import { basename } from 'node:path';
-import type { Guest, StreamingCommand } from '../guest/guest.ts';
+import type { ExecResult, Guest } from '../guest/guest.ts';
+import { shellQuote } from '../util/shell.ts';
+import { settlesWithin } from '../util/time.ts';
 import { sleep } from '../util/time.ts';
 import {
   ProtocolError,
   parseLoaderLine,
+  type Decoded,
   type ErrorLine,
   type EventLine,
   type LogLine,
@@ -42,9 +45,19 @@ export class LoaderError extends Error {
   }
 }
 
+/** An event the loader decoded (one it could not decode fails the session instead). */
+export type DecodedEvent = EventLine & { fields: Record<string, Decoded> };
+
+/** The loader sent a record it could not decode: the case fails, with the record's bytes. */
+export class LoaderDecodeError extends Error {
+  constructor(kernel: string, line: EventLine) {
+    super(`${kernel}: the loader could not decode a record of ${line.map} as ${line.type}: ${line.error ?? 'no reason given'}\nraw record: ${line.raw ?? '(none)'}`);
+  }
+}
+
 export interface LoaderResult {
   ready: ReadyLine;
-  events: EventLine[];
+  events: DecodedEvent[];
   maps: Map<string, MapLine>;
   logs: LogLine[];
   stats: StatsLine;
@@ -52,27 +65,51 @@ export interface LoaderResult {
 
 const GUEST_DIR = '/tmp/kmatrix';
 
+/** What a session needs of the running loader: a guest command, or a stand-in in unit tests. */
+export interface LoaderProcess {
+  lines: AsyncIterable<string>;
+  done: Promise<ExecResult>;
+  endInput(): void;
+  /** Kills the loader (and whatever it started); says what it did. */
+  kill(): Promise<string>;
+  stderrSoFar(): string;
+}
+
+export interface SessionOptions {
+  /** Names the kernel in every error. */
+  kernel: string;
+  /** The RingBuf and perf maps the loader streams: their event counts are checked against its `stats`. */
+  streamedMaps: string[];
+  /** Throws when the guest is gone (its VM died): waits then fail with that, at once. */
+  assertUsable?: () => void;
+}
+
 /**
  * A loader running in the guest: started, it loads and attaches; `stop()`
  * closes its stdin, and it dumps its maps and exits. Every stdout line goes
- * through the protocol schema.
+ * through the protocol schema. The session is strict: a line that breaks the
+ * protocol, an event the loader could not decode, or a `stats` count that
+ * differs from the events received fails it. Dispose it (`await using`, or
+ * the fixture does) and a loader still running is killed in the guest.
  */
-export class LoaderSession {
-  readonly events: EventLine[] = [];
+export class LoaderSession implements AsyncDisposable {
+  readonly events: DecodedEvent[] = [];
   readonly logs: LogLine[] = [];
   readonly #maps = new Map<string, MapLine>();
-  #stats?: StatsLine;
-  #error?: ErrorLine;
-  #protocolError?: ProtocolError;
-  #ready?: ReadyLine;
-  readonly #command: StreamingCommand;
-  readonly #kernel: string;
+  readonly #process: LoaderProcess;
+  readonly #options: SessionOptions;
   readonly #reading: Promise<void>;
+  #stats?: StatsLine;
+  #errorLine?: ErrorLine;
+  #failure?: Error;
+  #ready?: ReadyLine;
+  #finished = false;
+  #state: 'running' | 'stopping' | 'stopped' = 'running';
 
-  private constructor(command: StreamingCommand, kernel: string) {
-    this.#command = command;
-    this.#kernel = kernel;
-    this.#reading = this.#read();
+  private constructor(process: LoaderProcess, options: SessionOptions) {
+    this.#process = process;
+    this.#options = options;
+    this.#reading = this.#read().finally(() => (this.#finished = true));
   }
 
   /** Uploads the loader and the object, starts the loader, waits for `ready`. */
@@ -89,8 +126,20 @@ export class LoaderSession {
     for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
-    const session = new LoaderSession(await guest.stream(args.map(shellQuote).join(' ')), kernel);
-    await session.#waitFor(() => session.#ready !== undefined, timeoutMs, 'the loader\'s ready line');
+    const process = await guest.stream(args.map(shellQuote).join(' '));
+    const streamedMaps = [...Object.keys(spec.ringbufs ?? {}), ...Object.keys(spec.perf ?? {})];
+    return LoaderSession.attach(process, { kernel, streamedMaps, assertUsable: () => guest.assertUsable() }, timeoutMs);
+  }
+
+  /** A session over a loader that is already running; waits for its `ready` line. */
+  static async attach(process: LoaderProcess, options: SessionOptions, timeoutMs = 120_000): Promise<LoaderSession> {
+    const session = new LoaderSession(process, options);
+    try {
+      await session.#waitFor(() => session.#ready !== undefined, timeoutMs, "the loader's ready line");
+    } catch (err) {
+      await session[Symbol.asyncDispose]();
+      throw err;
+    }
     return session;
   }
 
@@ -99,66 +148,99 @@ export class LoaderSession {
   }
 
   /** Waits until `predicate` holds over the events received so far. */
-  async waitForEvents(predicate: (events: EventLine[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+  async waitForEvents(predicate: (events: DecodedEvent[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+    this.#assertRunning('waitForEvents');
     await this.#waitFor(() => predicate(this.events), timeoutMs, what);
   }
 
-  /** Closes the loader's stdin; it drains its buffers, dumps maps, prints stats and exits. */
+  /**
+   * Closes the loader's stdin; it detaches, drains its buffers, dumps maps,
+   * prints stats and exits. Resolves with everything it reported, once the
+   * counts agree.
+   */
   async stop(timeoutMs = 60_000): Promise<LoaderResult> {
-    this.#command.endInput();
-    await this.#waitFor(() => this.#stats !== undefined, timeoutMs, 'the loader\'s stats line after stop');
-    await this.#reading;
-    const exit = await this.#command.done;
-    if (exit.code !== 0) throw new Error(`${this.#kernel}: loader exited with ${exit.code ?? exit.signal}\n${exit.stderr}`);
-    return { ready: this.#ready!, events: this.events, maps: this.#maps, logs: this.logs, stats: this.#stats! };
+    this.#assertRunning('stop');
+    this.#state = 'stopping';
+    try {
+      this.#process.endInput();
+      await this.#waitFor(() => this.#stats !== undefined && this.#finished, timeoutMs, "the loader's stats line and exit after stop");
+      const exit = await this.#process.done;
+      if (exit.code !== 0) throw new Error(`${this.#options.kernel}: loader exited with ${exit.code ?? exit.signal} after stop\n${exit.stderr}`);
+      const stats = this.#stats!;
+      for (const map of this.#options.streamedMaps) {
+        const read = Number(stats.perMap[map]);
+        const received = this.events.filter((e) => e.map === map).length;
+        if (read !== received) {
+          throw new Error(`${this.#options.kernel}: the loader read ${stats.perMap[map] ?? 'no count'} records from ${map}, but ${received} events from it arrived`);
+        }
+      }
+      return { ready: this.#ready!, events: this.events, maps: this.#maps, logs: this.logs, stats };
+    } finally {
+      await this[Symbol.asyncDispose]();
+    }
+  }
+
+  /** Kills the loader if it still runs; from then on the session refuses use. Idempotent. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    if (!this.#finished) await this.#process.kill().catch(() => 'the guest is gone');
+    await settlesWithin(this.#reading, 10_000);
+  }
+
+  #assertRunning(call: string): void {
+    if (this.#state !== 'running') throw new Error(`${this.#options.kernel}: ${call}() on a loader session that was already stopped`);
   }
 
   async #read(): Promise<void> {
     try {
-      for await (const raw of this.#command.lines) {
+      for await (const raw of this.#process.lines) {
         if (raw.trim() === '') continue;
         const line = parseLoaderLine(raw);
         switch (line.kind) {
           case 'ready': this.#ready = line; break;
-          case 'event': this.events.push(line); break;
+          case 'event':
+            if (line.fields === null) this.#failure ??= new LoaderDecodeError(this.#options.kernel, line);
+            else this.events.push(line as DecodedEvent);
+            break;
           case 'map': this.#maps.set(line.name, line); break;
           case 'log': this.logs.push(line); break;
           case 'stats': this.#stats = line; break;
-          case 'error': this.#error = line; break;
+          case 'error': this.#errorLine = line; break;
         }
       }
     } catch (err) {
-      this.#protocolError = err instanceof ProtocolError ? err : new ProtocolError(String(err));
-      this.#command.close();
+      const message = err instanceof Error ? err.message : String(err);
+      this.#failure ??= new ProtocolError(`${this.#options.kernel}: ${message}`);
+      void this.#process.kill().catch(() => {});
     }
   }
 
   async #waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const { kernel } = this.#options;
     const deadline = Date.now() + timeoutMs;
-    let finished = false;
-    void this.#reading.then(() => (finished = true));
     for (;;) {
-      if (this.#error) throw new LoaderError(this.#kernel, this.#error, (await this.#command.done).stderr);
-      if (this.#protocolError) throw this.#protocolError;
+      this.#options.assertUsable?.();
+      if (this.#errorLine) {
+        await settlesWithin(this.#process.done, 5_000); // its stderr says more
+        throw new LoaderError(kernel, this.#errorLine, this.#process.stderrSoFar());
+      }
+      if (this.#failure) throw this.#failure;
       if (condition()) return;
-      if (finished) {
-        const exit = await this.#command.done;
-        throw new Error(`${this.#kernel}: loader exited (${exit.code ?? exit.signal}) before ${what}\n${exit.stderr}`);
+      if (this.#finished) {
+        const exit = await this.#process.done; // rejects with the VM's death, if that is what ended it
+        const how = exit.signal ? `died of ${exit.signal}` : `exited with status ${exit.code}`;
+        throw new Error(`${kernel}: loader ${how} before ${what}\n--- loader stderr ---\n${exit.stderr}`);
       }
       if (Date.now() > deadline) {
-        this.#command.close();
-        const last = this.events.slice(-3).map((e) => JSON.stringify(e.fields ?? e)).join('\n  ');
+        const killed = await this.#process.kill().catch((e: Error) => `killing it failed: ${e.message}`);
+        const last = this.events.slice(-3).map((e) => JSON.stringify(e.fields)).join('\n  ');
         throw new Error(
-          `${this.#kernel}: timed out after ${timeoutMs} ms waiting for ${what}; ` +
+          `${kernel}: timed out after ${timeoutMs} ms waiting for ${what} (the loader ${killed.replace(/^its /, 'was stopped: its ')}); ` +
             `${this.events.length} events and ${this.logs.length} log records had arrived${last ? `, the last:\n  ${last}` : ''}`,
         );
       }
       await sleep(50);
     }
   }
-}
-
-/** POSIX single-quote quoting for the guest's shell. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./=:,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

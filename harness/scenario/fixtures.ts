@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import { expect, inject, test as baseTest } from 'vitest';
 import '../expect/matchers.ts';
 import { Vm } from '../vm/vm.ts';
+import type { CaseWatch } from '../vm/case-watch.ts';
 import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
 import { cacheDir, runDir } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
@@ -10,8 +11,11 @@ export { expect };
 
 /**
  * The scenario test: `vm` is one booted guest of this project's kernel,
- * shared by every case of the file and powered off after it; `startLoader`
- * starts the loader in it with this build's artifacts and a program's object.
+ * shared by every case of the file and powered off after it; `kernelLog`
+ * watches the kernel during each case and fails the case on a splat;
+ * `startLoader` starts the loader in the guest with this build's artifacts
+ * and a program's object, and every loader a case started is killed when
+ * the case ends, whatever happened in it.
  */
 export const test = baseTest
   .extend('kernel', { scope: 'file' }, () => inject('kernelImage'))
@@ -26,10 +30,26 @@ export const test = baseTest
     onCleanup(() => vm.stop());
     return vm;
   })
-  .extend('startLoader', ({ vm }) => {
+  // Every case: the kernel log is marked when it begins and read when it
+  // ends; a panic, oops, WARN, lockup … in between fails it with the
+  // kernel's own lines (its teardown throws, which vitest reports as the
+  // case's failure). A VM that died in an earlier case fails this one at once.
+  .extend('kernelLog', { auto: true }, async ({ vm, task }, { onCleanup }): Promise<CaseWatch> => {
+    const watch = await vm.watchCase(task.name);
+    onCleanup(() => watch.finish());
+    return watch;
+  })
+  .extend('startLoader', ({ vm, kernelLog: _ }, { onCleanup }) => {
     const artifacts = inject('artifacts');
-    return (program: string, spec: Omit<LoaderSpec, 'object'>) =>
-      LoaderSession.start(vm.guest, vm.kernel.name, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
+    const sessions: LoaderSession[] = [];
+    onCleanup(async () => {
+      for (const session of sessions) await session[Symbol.asyncDispose]();
+    });
+    return async (program: string, spec: Omit<LoaderSpec, 'object'>) => {
+      const session = await LoaderSession.start(vm.guest, vm.kernel.name, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
+      sessions.push(session);
+      return session;
+    };
   })
   // Every case names the guest's console log (reporters show annotations
   // with a failure): it is where an oops, a splat or a hang shows.

@@ -9,8 +9,10 @@ import type { KernelImage } from '../kernels/unpack.ts';
 import { Guest } from '../guest/guest.ts';
 import { toolEnv } from '../util/toolchain.ts';
 import { chooseAccel, type Accel, type AccelSetting } from './accel.ts';
-import { ConsoleWatch } from './console-watch.ts';
 import { FileTail } from './file-tail.ts';
+import { KernelWatch } from './kernel-watch.ts';
+import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
+import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
 import { GUEST_SCRIPT, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
@@ -42,11 +44,41 @@ export class VmBootError extends Error {
   }
 }
 
+/** The VM died after booting: the kernel broke, or QEMU went away. Carries what the kernel said last. */
+export class VmDiedError extends Error {
+  readonly reason: string;
+  readonly kernelLines: string;
+  constructor(kernel: string, reason: string, kernelLines: string, consoleLogPath: string) {
+    super(`kernel ${kernel}: the VM died: ${reason}\n--- what the kernel said ---\n${kernelLines}\n(console log: ${consoleLogPath})`);
+    this.reason = reason;
+    this.kernelLines = kernelLines;
+  }
+}
+
+const DEATH_REASON: Record<SplatKind, string> = {
+  'panic': 'kernel panic',
+  'oops': 'kernel oops',
+  'rcu-stall': 'RCU stall',
+  'hard-lockup': 'hard lockup',
+  'soft-lockup': 'soft lockup (reported twice)',
+  'kasan': 'KASAN report',
+  'ubsan': 'UBSAN report',
+  'hung-task': 'hung task',
+  'warning': 'kernel WARN',
+  'bug': 'kernel BUG',
+};
+
 /**
  * One booted kernel: `vng --run vmlinuz` with the guest's sshd reachable on a
- * loopback port. Dispose it (`await using`) and it powers off, then its whole
- * process group (vng, QEMU, virtiofsd) is killed if it lingers, then its temp
- * dir is removed: always, also on errors and Ctrl-C.
+ * loopback port, its console watched from QEMU's start to its end. Dispose
+ * it (`await using`) and it powers off, then its whole process group (vng,
+ * QEMU, virtiofsd) is killed if it lingers, then its temp dir is removed:
+ * always, also on errors and Ctrl-C.
+ *
+ * vng runs the guest in script mode, which boots with `panic=-1` and QEMU
+ * with `-no-reboot`: a panicking kernel ends QEMU at once. A fatal splat on
+ * the console, or QEMU exiting, makes the VM dead: `lost` aborts with a
+ * {@link VmDiedError}, and every guest call in flight rejects with it.
  */
 export class Vm implements AsyncDisposable {
   readonly kernel: KernelImage;
@@ -58,13 +90,14 @@ export class Vm implements AsyncDisposable {
   #process: VngProcess;
   #tmp: { path: string; cleanup(): Promise<void> };
   #stdinWriter: FileHandle;
-  #consoleTail: FileTail;
+  #watch: KernelWatch;
+  #died: AbortController;
   #entry: VmEntry;
   #stopped?: Promise<void>;
 
   private constructor(parts: {
-    kernel: KernelImage; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number;
-    process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; consoleTail: FileTail; entry: VmEntry;
+    kernel: KernelImage; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
+    process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; watch: KernelWatch; entry: VmEntry;
   }) {
     this.kernel = parts.kernel;
     this.accel = parts.accel;
@@ -74,7 +107,8 @@ export class Vm implements AsyncDisposable {
     this.#process = parts.process;
     this.#tmp = parts.tmp;
     this.#stdinWriter = parts.stdinWriter;
-    this.#consoleTail = parts.consoleTail;
+    this.#watch = parts.watch;
+    this.#died = parts.died;
     this.#entry = parts.entry;
   }
 
@@ -126,11 +160,12 @@ export class Vm implements AsyncDisposable {
 
     const args = [
       '--run', kernel.vmlinuz,
-      '--verbose', // the boot console goes to stderr, which we keep
+      '--verbose', // the kernel console goes to stderr, which we keep and watch
       '--ssh', String(port), '--ssh-tcp',
       '--memory', `${options.memoryMiB ?? 1024}M`,
       '--cpus', String(options.cpus ?? 2),
       ...(accel === 'tcg' ? ['--disable-kvm'] : []),
+      // Script mode: vng adds panic=-1 and -no-reboot, so a panic ends QEMU.
       '--exec', GUEST_SCRIPT,
     ];
     // Plain spawn rather than execa: vng needs these exact fds, and
@@ -152,64 +187,98 @@ export class Vm implements AsyncDisposable {
     closeSync(childStderr);
     entry.pid = vng.pid!;
 
-    const watch = new ConsoleWatch();
-    const consoleTail = new FileTail(options.consoleLogPath);
+    // The watch lives as long as the VM. Until the Vm object exists, the
+    // boot loop below looks at `watch.fatal` itself.
+    let vm: Vm | undefined;
+    const watch = new KernelWatch(options.consoleLogPath, (splat) => {
+      if (vm) vm.#die(DEATH_REASON[splat.kind], splat);
+    });
     const stdoutTail = new FileTail(guestStdoutPath);
-    const tail: string[] = [];
-    let fatal: string | undefined;
     let up = false;
-    const readConsole = async () => {
-      for (const line of await consoleTail.read()) {
-        tail.push(line);
-        if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
-        const verdict = watch.line(line);
-        if (verdict.fatal && !fatal) fatal = verdict.reason;
-      }
-      if (!up) up = (await stdoutTail.read()).includes(UP_MARKER);
-    };
     let exited = false;
     void vng.exited.then(() => (exited = true));
 
     const fail = async (reason: string): Promise<never> => {
       await killGroup(vng, entry);
-      await readConsole().catch(() => {});
-      await consoleTail.close();
+      await watch.poll().catch(() => {});
+      await watch.stop();
       await stdoutTail.close();
       await stdinWriter.close();
       await tmp.cleanup();
-      throw new VmBootError(kernel.name, reason, tail.join('\n'), options.consoleLogPath);
+      throw new VmBootError(kernel.name, reason, watch.recent(), options.consoleLogPath);
     };
+    const bootFailure = () => watch.fatal && `${DEATH_REASON[watch.fatal.kind]} during boot`;
 
     // Wait for the guest's userspace, watching for a dead kernel or QEMU.
     while (!up) {
-      await readConsole();
-      if (fatal) return fail(fatal);
+      await watch.poll();
+      const broken = bootFailure();
+      if (broken) return fail(broken);
+      if (!up) up = (await stdoutTail.read()).includes(UP_MARKER);
       if (exited) return fail(`vng exited (${await vng.exited}) before the guest came up`);
       if (Date.now() > deadline) return fail(`no guest userspace within ${Math.round((deadline - started) / 1000)} s (boot deadline)`);
       if (options.signal?.aborted) return fail('aborted');
-      await sleep(100);
+      if (!up) await sleep(100);
     }
+    const died = new AbortController();
     let guest: Guest;
     try {
       guest = await Promise.race([
-        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal }),
+        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal, label: `kernel ${kernel.name}`, lost: died.signal }),
         (async () => {
-          while (!fatal && !exited) {
+          while (!bootFailure() && !exited) {
             await sleep(200);
-            await readConsole();
+            await watch.poll();
           }
-          throw new Error(fatal ?? 'vng exited while waiting for SSH');
+          throw new Error(bootFailure() || 'vng exited while waiting for SSH');
         })(),
       ]);
     } catch (err) {
       return fail(`SSH did not come up: ${(err as Error).message}`);
     }
-    watch.booted();
     await stdoutTail.close();
-    return new Vm({
-      kernel, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started,
-      process: vng, tmp, stdinWriter, consoleTail, entry,
+    watch.booted();
+    vm = new Vm({
+      kernel, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
+      process: vng, tmp, stdinWriter, watch, entry,
     });
+    watch.start();
+    // QEMU going away on its own (a panic with -no-reboot, a crash) is a
+    // death too; the console's last lines say why.
+    void vng.exited.then(async () => {
+      if (vm.#stopped) return;
+      await watch.poll().catch(() => {});
+      const splat = watch.fatal;
+      vm.#die(splat ? DEATH_REASON[splat.kind] : `QEMU exited unexpectedly (vng: ${await vng.exited})`, splat);
+    });
+    return vm;
+  }
+
+  /** Aborts when the VM dies, with a {@link VmDiedError} as the reason. */
+  get lost(): AbortSignal {
+    return this.#died.signal;
+  }
+
+  /** Throws the VM's death, if it died. */
+  assertAlive(): void {
+    if (this.#died.signal.aborted) throw this.#died.signal.reason;
+  }
+
+  #die(reason: string, splat?: Splat): void {
+    if (this.#died.signal.aborted || this.#stopped) return;
+    const said = splat ? describeSplats([splat]) : this.#watch.recent();
+    this.#died.abort(new VmDiedError(this.kernel.name, reason, said, this.consoleLogPath));
+    // A kernel that oopsed or stalled may still run: nothing more is asked of it.
+    void killGroup(this.#process, this.#entry);
+  }
+
+  /**
+   * Starts watching one case: marks the kernel log, and returns a watch
+   * whose `finish()` fails if the kernel reported a problem since.
+   */
+  async watchCase(name: string): Promise<CaseWatch> {
+    this.assertAlive();
+    return CaseWatch.begin(this, name);
   }
 
   /** The console log so far, for attaching to a failure. */
@@ -220,12 +289,14 @@ export class Vm implements AsyncDisposable {
   /** Power off cleanly; kill what lingers; remove temp files. Idempotent. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
+      const dead = this.#died.signal.aborted;
       this.guest.close();
       await this.#stdinWriter.close(); // the guest's `cat` sees EOF, its init powers off
-      const poweredOff = await settlesWithin(this.#process.exited, 20_000);
+      // A dead VM cannot power off: no point in waiting for it.
+      const poweredOff = !dead && (await settlesWithin(this.#process.exited, 20_000));
       if (!poweredOff || groupAlive(this.#entry.pid)) await killGroup(this.#process, this.#entry);
       else forget(this.#entry);
-      await this.#consoleTail.close();
+      await this.#watch.stop();
       await this.#tmp.cleanup();
     })();
     return this.#stopped;
