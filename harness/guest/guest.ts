@@ -21,6 +21,8 @@ export interface ExecOptions {
 
 /** Every guest call has a deadline; this one applies where the caller names none. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+/** How long a lost connection waits for the VM's death to be established (see whyGone). */
+const DEATH_GRACE_MS = 5_000;
 /** How long killing a command in the guest may take before we give up on it. */
 const KILL_TIMEOUT_MS = 10_000;
 
@@ -74,7 +76,7 @@ export class RunningCommand {
         this.#pending = '';
         this.#queue.end();
         if (exit) resolve({ stdout: this.#stdout, stderr: this.#stderr, ...exit });
-        else reject(guest.unavailable(`the SSH channel of \`${command}\` closed without an exit status`));
+        else void guest.whyGone(`the SSH channel of \`${command}\` closed without an exit status`).then(reject);
       });
     });
     this.done.catch(() => {}); // callers that only iterate `lines` must not crash the process
@@ -142,6 +144,7 @@ export class Guest {
   readonly #client: Client;
   readonly #lost?: AbortSignal;
   #closed?: string;
+  #closedByUs = false;
 
   private constructor(client: Client, label: string, lost?: AbortSignal) {
     this.#client = client;
@@ -185,16 +188,28 @@ export class Guest {
     return new Guest(client, options.label, options.lost);
   }
 
-  /** The error for a call on a guest that is gone: the VM's death if that is why. */
-  unavailable(what: string): Error {
-    if (this.#lost?.aborted) return this.#lost.reason as Error;
+  /**
+   * Why the guest is gone, as an error: the VM's death if that is the
+   * reason. A dying VM drops the SSH connection a moment before QEMU's exit
+   * and the console's last words are seen, so a lost connection waits a
+   * little for the verdict before blaming SSH itself.
+   */
+  async whyGone(what: string): Promise<Error> {
+    const lost = this.#lost;
+    if (lost && !lost.aborted && !this.#closedByUs) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DEATH_GRACE_MS);
+        lost.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+    if (lost?.aborted) return lost.reason as Error;
     return new GuestUnavailableError(`${this.label}: ${what}${this.#closed ? ` (${this.#closed})` : ''}`);
   }
 
   /** Throws if the guest cannot be used: its VM died, or it was closed. */
-  assertUsable(): void {
+  async assertUsable(): Promise<void> {
     if (this.#lost?.aborted) throw this.#lost.reason;
-    if (this.#closed) throw new GuestUnavailableError(`${this.label}: the guest cannot be used: ${this.#closed}`);
+    if (this.#closed) throw await this.whyGone('the guest cannot be used');
   }
 
   /**
@@ -215,25 +230,25 @@ export class Guest {
 
   /** Starts a command and hands back its stdout lines as they come. The caller owns its deadline and must kill it. */
   async stream(command: string): Promise<RunningCommand> {
-    this.assertUsable();
+    await this.assertUsable();
     const wrapped = `echo $$; ${command}`;
     const channel = await this.#within(
       new Promise<ClientChannel>((resolve, reject) => {
-        this.#client.exec(wrapped, (err, ch) => (err ? reject(this.unavailable(`cannot start \`${command}\`: ${err.message}`)) : resolve(ch)));
+        this.#client.exec(wrapped, (err, ch) => (err ? void this.whyGone(`cannot start \`${command}\`: ${err.message}`).then(reject) : resolve(ch)));
       }),
       DEFAULT_EXEC_TIMEOUT_MS,
     );
-    if (channel === TIMED_OUT) throw this.unavailable(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
+    if (channel === TIMED_OUT) throw await this.whyGone(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
     return new RunningCommand(this, channel, command);
   }
 
   /** Copies a host file into the guest over SFTP. */
   async upload(localPath: string, remotePath: string, mode = 0o755, timeout = DEFAULT_EXEC_TIMEOUT_MS): Promise<void> {
-    this.assertUsable();
+    await this.assertUsable();
     let end = () => {};
     const put = new Promise<void>((resolve, reject) => {
       this.#client.sftp((err, sftp) => {
-        if (err) return reject(this.unavailable(`no SFTP session: ${err.message}`));
+        if (err) return void this.whyGone(`no SFTP session: ${err.message}`).then(reject);
         end = () => sftp.end();
         // concurrency 1: some sftp servers mishandle parallel writes, and
         // these files are small enough that it costs nothing.
@@ -257,6 +272,7 @@ export class Guest {
 
   /** Ends the connection; every later call fails with a clear error. Idempotent. */
   close(): void {
+    this.#closedByUs = true;
     this.#closed ??= 'it was closed (its VM was stopped)';
     this.#client.end();
   }

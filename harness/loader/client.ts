@@ -81,7 +81,7 @@ export interface SessionOptions {
   /** The RingBuf and perf maps the loader streams: their event counts are checked against its `stats`. */
   streamedMaps: string[];
   /** Throws when the guest is gone (its VM died): waits then fail with that, at once. */
-  assertUsable?: () => void;
+  assertUsable?: () => void | Promise<void>;
 }
 
 /**
@@ -126,7 +126,9 @@ export class LoaderSession implements AsyncDisposable {
     for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
-    const process = await guest.stream(args.map(shellQuote).join(' '));
+    // exec: the loader becomes the command's process, so its exit (or the
+    // signal it died of) is what the session sees.
+    const process = await guest.stream(`exec ${args.map(shellQuote).join(' ')}`);
     const streamedMaps = [...Object.keys(spec.ringbufs ?? {}), ...Object.keys(spec.perf ?? {})];
     return LoaderSession.attach(process, { kernel, streamedMaps, assertUsable: () => guest.assertUsable() }, timeoutMs);
   }
@@ -220,7 +222,7 @@ export class LoaderSession implements AsyncDisposable {
     const { kernel } = this.#options;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      this.#options.assertUsable?.();
+      await this.#options.assertUsable?.();
       if (this.#errorLine) {
         await settlesWithin(this.#process.done, 5_000); // its stderr says more
         throw new LoaderError(kernel, this.#errorLine, this.#process.stderrSoFar());

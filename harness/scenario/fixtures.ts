@@ -46,7 +46,7 @@ export const test = baseTest
       for (const session of sessions) await session[Symbol.asyncDispose]();
     });
     return async (program: string, spec: Omit<LoaderSpec, 'object'>) => {
-      const session = await LoaderSession.start(vm.guest, vm.kernel.name, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
+      const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
       sessions.push(session);
       return session;
     };

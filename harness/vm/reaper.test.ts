@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -21,8 +21,12 @@ describe('sweepStaleTempDirs', () => {
     const root = mkdtempSync(join(tmpdir(), 'kmatrix-sweep-test-'));
     const names = ['kmatrix-vm-6.1--111-aaa', 'kmatrix-vm-6.1--222-bbb', 'unrelated-333'];
     for (const name of names) mkdirSync(join(root, name));
-    const removed = sweepStaleTempDirs(root, names, (pid) => pid === 222);
-    expect(removed).toEqual(['kmatrix-vm-6.1--111-aaa']);
-    expect(readdirSync(root).sort()).toEqual(['kmatrix-vm-6.1--222-bbb', 'unrelated-333']);
+    try {
+      const removed = sweepStaleTempDirs(root, names, (pid) => pid === 222);
+      expect(removed).toEqual(['kmatrix-vm-6.1--111-aaa']);
+      expect(readdirSync(root).sort()).toEqual(['kmatrix-vm-6.1--222-bbb', 'unrelated-333']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
