@@ -7,11 +7,11 @@ import { annotateNote } from '../harness/report/annotations.ts';
 import { generateExecs } from '../harness/traffic/exec.ts';
 
 const RUNS = 8;
-const LOG_LINE = /^exec pid=(\d+) uid=(\d+)(?: comm=(\S+))?$/;
+const LOG_LINE = /^exec pid=(\d+) uid=(\d+) comm=(\S+)$/;
 
 test('aya-log records of every exec, in order, with pid and uid', async ({ vm, startLoader, annotate }) => {
   const loader = await startLoader('logs', { attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' } });
-  const truth = await generateExecs(vm.guest, { count: RUNS, uid: 4242, gid: 4343 });
+  const truth = await generateExecs(vm.guest, { count: RUNS, ids: { uid: 4242, gid: 4343 } });
   await loader.waitForEvents(() => loader.logs.length >= RUNS, 30_000, `${RUNS} aya-log records`);
   const result = await loader.stop();
 
@@ -19,10 +19,9 @@ test('aya-log records of every exec, in order, with pid and uid', async ({ vm, s
     const m = LOG_LINE.exec(log.message);
     expect(m, `kernel ${vm.kernel.name}: unexpected aya-log record ${JSON.stringify(log)}`).not.toBeNull();
     expect(log.level).toBe('info');
-    return { pid: Number(m![1]), uid: Number(m![2]), ...(m![3] ? { comm: m![3] } : {}) };
+    return { pid: Number(m![1]), uid: Number(m![2]), comm: m![3] };
   });
-  const fields = records.some((r) => 'comm' in r) ? ['pid', 'uid', 'comm'] : ['pid', 'uid'];
-  expect(records).toMatchTruth(truth, { kernel: vm.kernel.name, source: 'aya-log records', key: 'pid', fields });
+  expect(records).toMatchTruth(truth, { kernel: vm.kernel.name, source: 'aya-log records', key: 'pid', fields: ['pid', 'uid', 'comm'] });
   expect(records.map((r) => r.pid), 'records arrive in exec order').toEqual(truth.map((t) => t.pid));
   await annotateNote(annotate, `${records.length} aya-log records, e.g. "${result.logs[0]!.message}"`);
 });

@@ -16,16 +16,17 @@ test('RingBuf and PerfEventArray carry the same events, equal to the truth', asy
     perf: { PERF_EVENTS: 'exec_event' },
     maps: { RING_DROPPED: 'u32:u64' },
   });
-  const truth = (await generateExecs(vm.guest, { count: RUNS, uid: 4242, gid: 4343 })).map((t) => ({ ...t, tgid: t.pid }));
-  const probeEvents = (map: string) => loader.events.filter((e) => e.map === map && e.fields?.comm === EXEC_PROBE_COMM);
+  const truth = await generateExecs(vm.guest, { count: RUNS, ids: { uid: 4242, gid: 4343 } });
+  const probeEvents = (map: string) => loader.events.filter((e) => e.map === map && e.fields.comm === EXEC_PROBE_COMM);
   await loader.waitForEvents(
     () => probeEvents('RING_EVENTS').length >= RUNS && probeEvents('PERF_EVENTS').length >= RUNS,
     30_000,
     `${RUNS} probe events on each transport`,
   );
   const result = await loader.stop();
-  const ring = result.events.filter((e) => e.map === 'RING_EVENTS' && e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!);
-  const perf = result.events.filter((e) => e.map === 'PERF_EVENTS' && e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!);
+  const probeFields = (map: string) => result.events.filter((e) => e.map === map && e.fields.comm === EXEC_PROBE_COMM).map((e) => e.fields);
+  const ring = probeFields('RING_EVENTS');
+  const perf = probeFields('PERF_EVENTS');
   const kernel = vm.kernel.name;
   expect(ring).toMatchTruth(truth, { kernel, source: 'RingBuf RING_EVENTS', key: 'pid', fields: FIELDS });
   expect(perf).toMatchTruth(truth, { kernel, source: 'PerfEventArray PERF_EVENTS', key: 'pid', fields: FIELDS });
@@ -33,7 +34,7 @@ test('RingBuf and PerfEventArray carry the same events, equal to the truth', asy
   // set. One pid can exec several programs (nice, then setpriv, then the
   // probe), so an exec is identified by pid and comm.
   const allOf = (map: string) =>
-    result.events.filter((e) => e.map === map).map((e) => ({ ...e.fields!, exec: `${e.fields!.pid}/${e.fields!.comm}` }));
+    result.events.filter((e) => e.map === map).map((e) => ({ ...e.fields, exec: `${e.fields.pid}/${e.fields.comm}` }));
   expect(allOf('PERF_EVENTS')).toMatchTruth(allOf('RING_EVENTS'), { kernel, source: 'PERF_EVENTS against RING_EVENTS', key: 'exec', fields: FIELDS });
 
   const lost = Number(result.stats.lost?.PERF_EVENTS ?? 0);

@@ -1,8 +1,9 @@
 // TCP connects seen from a kprobe on tcp_connect, reading the destination
-// from struct sock at offsets taken from the running kernel's BTF. The guest
-// connects to listeners on known ports, one process per connect; events must
-// equal those connects (pid, address, port) and the per-port LRU counts must
-// be exact.
+// and source port from struct sock at offsets taken from the running
+// kernel's BTF. The guest connects to listeners on known ports, from the
+// main thread and from other threads; events must equal those connects as
+// the client and the listener saw them (process, thread, address, ports,
+// comm), and the per-port LRU counts must be exact.
 import { test, expect } from '../harness/scenario/fixtures.ts';
 import { annotateOffsets } from '../harness/report/annotations.ts';
 import { TCP_PROBE_COMM, generateConnects } from '../harness/traffic/tcp.ts';
@@ -18,19 +19,27 @@ test('every connect: pid, destination address and port, and per-port counts', as
     btfOffsets: {
       SOCK_DADDR_OFF: 'sock.__sk_common.skc_daddr',
       SOCK_DPORT_OFF: 'sock.__sk_common.skc_dport',
+      SOCK_NUM_OFF: 'sock.__sk_common.skc_num',
       SOCK_FAMILY_OFF: 'sock.__sk_common.skc_family',
     },
   });
   const truth = await generateConnects(vm.guest, { ports: PORTS, perPort: PER_PORT });
   expect(truth).toHaveLength(PORTS.length * PER_PORT);
-  const ours = () => loader.events.filter((e) => e.fields?.comm === TCP_PROBE_COMM);
+  const ours = () => loader.events.filter((e) => e.fields.comm === TCP_PROBE_COMM);
   await loader.waitForEvents(() => ours().length >= truth.length, 30_000, `${truth.length} connect events`);
   const result = await loader.stop();
   await annotateOffsets(annotate, result.ready.offsets ?? {});
 
-  const events = result.events.filter((e) => e.fields?.comm === TCP_PROBE_COMM).map((e) => e.fields!);
-  expect(events).toMatchTruth(truth, { kernel: vm.kernel.name, source: 'RingBuf TCP_EVENTS', key: 'pid', fields: ['pid', 'daddr', 'dport', 'comm'] });
+  const events = result.events.filter((e) => e.fields.comm === TCP_PROBE_COMM).map((e) => e.fields);
+  expect(truth.some((t) => t.tid !== t.pid), 'some connects came from threads other than the main one').toBe(true);
+  expect(events).toMatchTruth(truth, {
+    kernel: vm.kernel.name,
+    source: 'RingBuf TCP_EVENTS',
+    key: 'sport',
+    fields: ['pid', 'tid', 'daddr', 'dport', 'sport', 'comm'],
+  });
   for (const port of PORTS) {
-    expect(result.maps.get('CONNECTS_BY_PORT')).toHaveMapEntry(port, PER_PORT, { kernel: vm.kernel.name });
+    const accepted = truth.filter((t) => t.dport === port).length;
+    expect(result.maps.get('CONNECTS_BY_PORT')).toHaveMapEntry(port, accepted, { kernel: vm.kernel.name });
   }
 });

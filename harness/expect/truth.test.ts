@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { describeDiff, diffAgainstTruth, isClean, type Fields } from './truth.ts';
+import { TruthError, describeDiff, diffAgainstTruth, isClean, type Fields } from './truth.ts';
 
 const FIELDS = ['pid', 'uid', 'gid', 'comm'];
 const exec = (pid: number, extra: Fields = {}): Fields => ({ pid, uid: 4242, gid: 4343, comm: 'kmx-exec-probe', ...extra });
@@ -65,4 +65,29 @@ describe('diffAgainstTruth / isClean / describeDiff', () => {
       '  {"pid":7,"uid":4242,"gid":4343,"comm":"kmx-exec-probe"}',
     ]);
   });
+
+  test('an event lacking a compared field is a mismatch, shown as absent', () => {
+    const { comm: _, ...withoutComm } = exec(102);
+    const diff = diffAgainstTruth([exec(101), withoutComm, exec(103)], truth, 'pid', FIELDS);
+    expect(diff.mismatches).toEqual([{ key: 102, field: 'comm', expected: 'kmx-exec-probe', got: undefined }]);
+    expect(describeDiff(diff, 'pid')).toContain('pid=102: comm expected "kmx-exec-probe", got (absent)');
+  });
 });
+
+describe('unusable truth is a harness error, never a pass', () => {
+  test('two truth entries with the same key', () => {
+    expect(() => diffAgainstTruth(truth, [...truth, exec(102)], 'pid', FIELDS)).toThrow(
+      new TruthError('truth has two entries with pid=102: events cannot be told apart by pid'),
+    );
+  });
+
+  test('a compared field no truth entry has (a misspelt name)', () => {
+    expect(() => diffAgainstTruth(truth, truth, 'pid', ['pid', 'ppid'])).toThrow(TruthError);
+    expect(() => diffAgainstTruth(truth, truth, 'pid', ['pid', 'ppid'])).toThrow(/has no field "ppid" \(compared: pid, pid, ppid\)/);
+  });
+
+  test('a truth entry without the key', () => {
+    expect(() => diffAgainstTruth([], [{ uid: 1 }], 'pid', ['uid'])).toThrow(/has no field "pid"/);
+  });
+});
+

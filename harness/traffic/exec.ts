@@ -1,24 +1,28 @@
 import type { Guest } from '../guest/guest.ts';
 import { runGuestScript } from './guest-script.ts';
 
-/** What really happened, as the guest itself saw it, one entry per exec. */
+/** What really happened, as the exec'd process itself saw it: one entry per exec of the probe. */
 export type ExecTruth = {
   pid: number;
-  /** The parent's tgid: the generator's shell, which forked the probe. */
+  tgid: number;
+  /** The parent's pid (the generator's shell, which forked the probe). */
   ppid: number;
+  /** Real uid and gid. */
   uid: number;
   gid: number;
   comm: string;
-  /** The kernel's static priority: 120 + the nice value the probe ran at. */
+  /** The kernel's static priority: 120 + nice for a normal task. */
   static_prio: number;
 };
 
 export interface ExecTrafficOptions {
   count: number;
-  /** The ids the probe runs as; a uid nothing else uses keeps per-uid counts exact. */
-  uid: number;
-  gid: number;
-  /** Nice value to run the probe at (default 0). */
+  /**
+   * The ids the probe runs as (through setpriv); a uid nothing else uses
+   * keeps per-uid counts exact. Without them the probe runs as root.
+   */
+  ids?: { uid: number; gid: number };
+  /** Nice value to run the probe at (through nice); none: not reniced. */
   nice?: number;
 }
 
@@ -27,46 +31,72 @@ export const EXEC_PROBE_COMM = 'kmx-exec-probe';
 const PROBE = `/tmp/kmatrix/${EXEC_PROBE_COMM}`;
 
 /**
- * Runs a known program `count` times in the guest and records the truth.
- * The probe is a copy of coreutils' `id` under its own name: the exec the BPF
- * program sees carries that comm, and its output is the process's own view
- * of its uid and gid. `$!` is its pid: setpriv drops to the uid and execs the
- * probe in place (as does nice before it), so the pid does not change across
- * those execs and its parent is this shell (`$$`). Only the probe's exec
- * happens under that uid (nice and setpriv run as root), so the per-uid count
- * must grow by exactly `count`.
+ * Runs a known program `count` times in the guest and records what each
+ * run really was, from the process itself: the probe is a copy of `cat`
+ * under its own name, and what it prints is its own /proc/self/stat and
+ * /proc/self/status, read after the exec the BPF programs see. So pid, tgid,
+ * parent, ids, comm and priority are the kernel's own account of the
+ * process, not what the generator asked for.
+ *
+ * nice and setpriv exec in place (same pid), so with both, one probe pid
+ * goes through three execs (nice, setpriv, the probe); only the last has the
+ * probe's comm, and only it runs under `ids.uid`.
  */
 export async function generateExecs(guest: Guest, options: ExecTrafficOptions): Promise<ExecTruth[]> {
+  const prefix = [
+    ...(options.nice === undefined ? [] : [`nice -n ${options.nice}`]),
+    ...(options.ids ? [`setpriv --reuid=${options.ids.uid} --regid=${options.ids.gid} --clear-groups`] : []),
+  ].join(' ');
   const script = `
 set -eu
 mkdir -p /tmp/kmatrix && chmod 755 /tmp/kmatrix
-cp "$(command -v id)" ${PROBE} && chmod 755 ${PROBE}
+cp "$(command -v cat)" ${PROBE} && chmod 755 ${PROBE}
 i=0
 while [ "$i" -lt ${options.count} ]; do
-  nice -n ${options.nice ?? 0} setpriv --reuid=${options.uid} --regid=${options.gid} --clear-groups ${PROBE} > /tmp/kmatrix/probe.out &
+  ${prefix} ${PROBE} /proc/self/stat /proc/self/status > /tmp/kmatrix/probe.out &
   pid=$!
   wait "$pid"
-  echo "$pid $$ ${options.nice ?? 0} $(cat /tmp/kmatrix/probe.out)"
+  echo "run $pid"
+  cat /tmp/kmatrix/probe.out
   i=$((i + 1))
 done`;
-  return parseExecTruth(await runGuestScript(guest, 'exec generator', script, { timeout: 120_000 }));
+  const truth = parseExecTruth(await runGuestScript(guest, 'exec generator', script, { timeout: 120_000 }));
+  if (truth.length !== options.count) throw new Error(`exec generator: ${truth.length} probe runs reported, ${options.count} asked for`);
+  return truth;
 }
 
-/** Parses the generator's lines: `PID PPID NICE uid=U(name) gid=G(name) groups=…`. */
+/**
+ * Parses the generator's output: per run, `run PID` (the pid the shell
+ * forked), then the probe's /proc/self/stat line and /proc/self/status.
+ */
 export function parseExecTruth(stdout: string): ExecTruth[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((line) => {
-      const m = /^(\d+) (\d+) (-?\d+) uid=(\d+)\S* gid=(\d+)/.exec(line);
-      if (!m) throw new Error(`exec generator printed an unexpected line: ${JSON.stringify(line)}`);
-      return {
-        pid: Number(m[1]),
-        ppid: Number(m[2]),
-        static_prio: 120 + Number(m[3]),
-        uid: Number(m[4]),
-        gid: Number(m[5]),
-        comm: EXEC_PROBE_COMM,
-      };
-    });
+  const runs = stdout.split(/^run /m).slice(1);
+  if (stdout.trim() && !stdout.startsWith('run ')) throw new Error(`exec generator printed an unexpected line: ${JSON.stringify(stdout.split('\n')[0])}`);
+  return runs.map((run) => {
+    const [forked, stat, ...status] = run.split('\n');
+    // stat: "PID (COMM) STATE PPID …": comm may hold spaces, so split after its closing paren.
+    const m = /^(\d+) \((.*)\) (\S) (.*)$/.exec(stat ?? '');
+    if (!m) throw new Error(`exec generator: not a /proc/self/stat line: ${JSON.stringify(stat)}`);
+    const [, pid, comm, , rest] = m;
+    const after = rest!.split(' '); // fields 4 (ppid) … ; stat(5): priority is field 18
+    const ppid = Number(after[0]);
+    const priority = Number(after[14]);
+    const statusField = (name: string) => {
+      const line = status.find((l) => l.startsWith(`${name}:`));
+      if (!line) throw new Error(`exec generator: /proc/self/status of pid ${pid} has no ${name} line`);
+      return line.slice(name.length + 1).trim().split(/\s+/).map(Number);
+    };
+    if (Number(forked) !== Number(pid)) throw new Error(`exec generator: the shell forked ${forked}, but the probe is ${pid}`);
+    return {
+      pid: Number(pid),
+      tgid: statusField('Tgid')[0]!,
+      ppid,
+      uid: statusField('Uid')[0]!, // real, effective, saved, fs: the first is the real one
+      gid: statusField('Gid')[0]!,
+      comm: comm!,
+      // stat's priority is the task's prio - 100 (MAX_RT_PRIO); for a normal
+      // task that is not boosted, prio is its static priority.
+      static_prio: priority + 100,
+    };
+  });
 }

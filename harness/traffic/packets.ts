@@ -11,8 +11,8 @@ export const NET = {
   addrB: '10.77.0.2',
 } as const;
 
-/** Exact numbers of IPv4 packets sent from A to B, per IP protocol number. */
-export interface PacketTruth {
+/** IPv4 packets per IP protocol. */
+export interface PacketCounts {
   icmp: number;
   udp: number;
   tcp: number;
@@ -44,17 +44,62 @@ ip -n ${nsB} link set ${ifB} up`;
 }
 
 /**
- * Sends exactly `truth.icmp` echo requests, `truth.udp` datagrams and
- * `truth.tcp` connects (one SYN each: the port is closed, B answers RST, so
- * there are no retransmits) from A to B. Each tool reports failure rather
- * than sending less, so the counts are what went on the wire.
+ * Sends `perCpu.icmp` echo requests, `perCpu.udp` datagrams and `perCpu.tcp`
+ * connects (one SYN each: the port is closed, B answers RST, so there are no
+ * retransmits) from A to B, once pinned to each of the guest's CPUs, so that
+ * per-CPU counters see traffic on every CPU. Each tool reports failure
+ * rather than sending less.
  */
-export async function sendPackets(guest: Guest, truth: PacketTruth): Promise<void> {
+export async function sendPackets(guest: Guest, perCpu: PacketCounts): Promise<void> {
   const { nsA, addrB } = NET;
   const script = `
 set -eu
-ip netns exec ${nsA} busybox ping -q -c ${truth.icmp} -i 0.2 -W 2 ${addrB} > /dev/null
-ip netns exec ${nsA} bash -c 'for i in $(seq ${truth.udp}); do echo kmatrix > /dev/udp/${addrB}/9999; done'
-ip netns exec ${nsA} bash -c 'for i in $(seq ${truth.tcp}); do (exec 3<>/dev/tcp/${addrB}/9998) 2>/dev/null && exit 1; done; true'`;
+for cpu in $(seq 0 $(($(nproc) - 1))); do
+  ip netns exec ${nsA} taskset -c $cpu busybox ping -q -c ${perCpu.icmp} -i 0.2 -W 2 ${addrB} > /dev/null
+  ip netns exec ${nsA} taskset -c $cpu bash -c 'for i in $(seq ${perCpu.udp}); do echo kmatrix > /dev/udp/${addrB}/9999; done'
+  ip netns exec ${nsA} taskset -c $cpu bash -c 'for i in $(seq ${perCpu.tcp}); do (exec 3<>/dev/tcp/${addrB}/9998) 2>/dev/null && exit 1; done; true'
+done`;
   await runGuestScript(guest, 'sending packets', script, { timeout: 120_000, shell: 'bash' });
+}
+
+/** IPv4 packets B's own IP stack counted as received, in total and per protocol. */
+export type ReceivedCounts = PacketCounts & { ip: number };
+
+/**
+ * What B's kernel counted as received, from B's own /proc/net/snmp: IP
+ * InReceives in all; ICMP InMsgs; UDP InDatagrams + NoPorts + InErrors
+ * (datagrams to a closed port count as NoPorts); TCP InSegs. Read before and
+ * after the traffic, the difference is what arrived.
+ */
+export async function readReceived(guest: Guest): Promise<ReceivedCounts> {
+  const result = await guest.exec(`ip netns exec ${NET.nsB} cat /proc/net/snmp`, { timeout: 30_000 });
+  if (result.code !== 0) throw new Error(`reading ${NET.nsB}'s /proc/net/snmp failed (exit ${result.code}): ${result.stderr}`);
+  return receivedFromSnmp(result.stdout);
+}
+
+/** Parses /proc/net/snmp (pairs of lines: `Proto: names…`, `Proto: values…`). */
+export function receivedFromSnmp(snmp: string): ReceivedCounts {
+  const table = new Map<string, Map<string, number>>();
+  const lines = snmp.split('\n').filter((l) => l.trim());
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const [proto, ...names] = lines[i]!.split(/\s+/);
+    const [again, ...values] = lines[i + 1]!.split(/\s+/);
+    if (proto !== again) throw new Error(`/proc/net/snmp: "${proto}" names followed by "${again}" values`);
+    table.set(proto!.replace(/:$/, ''), new Map(names.map((n, k) => [n, Number(values[k])])));
+  }
+  const get = (proto: string, name: string) => {
+    const value = table.get(proto)?.get(name);
+    if (value === undefined || Number.isNaN(value)) throw new Error(`/proc/net/snmp has no ${proto} ${name}`);
+    return value;
+  };
+  return {
+    ip: get('Ip', 'InReceives'),
+    icmp: get('Icmp', 'InMsgs'),
+    udp: get('Udp', 'InDatagrams') + get('Udp', 'NoPorts') + get('Udp', 'InErrors'),
+    tcp: get('Tcp', 'InSegs'),
+  };
+}
+
+export function countsBetween(before: ReceivedCounts, after: ReceivedCounts): ReceivedCounts {
+  return { ip: after.ip - before.ip, icmp: after.icmp - before.icmp, udp: after.udp - before.udp, tcp: after.tcp - before.tcp };
 }

@@ -37,13 +37,13 @@ export async function runTaskProgram(
     btfFields: Object.values(OFFSET_GLOBALS),
     ...extra,
   });
-  const truth: ExecTruth[] = await generateExecs(guest, { count: RUNS, uid: 4242, gid: 4343, nice: NICE });
-  const ours = () => loader.events.filter((e) => e.fields?.comm === EXEC_PROBE_COMM);
+  const truth: ExecTruth[] = await generateExecs(guest, { count: RUNS, ids: { uid: 4242, gid: 4343 }, nice: NICE });
+  const ours = () => loader.events.filter((e) => e.fields.comm === EXEC_PROBE_COMM);
   await loader.waitForEvents(() => ours().length >= RUNS, 30_000, `${RUNS} ${EXEC_PROBE_COMM} events`);
   const result = await loader.stop();
   return {
-    events: result.events.filter((e) => e.fields?.comm === EXEC_PROBE_COMM).map((e) => e.fields!),
-    truth: truth.map((t) => ({ ...t, tgid: t.pid })),
+    events: result.events.filter((e) => e.fields.comm === EXEC_PROBE_COMM).map((e) => e.fields),
+    truth,
     offsets: result.ready.offsets ?? {},
   };
 }

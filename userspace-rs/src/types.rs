@@ -123,9 +123,11 @@ fn tcp_event(bytes: &[u8]) -> Value {
     let event: TcpEvent = read_pod(bytes);
     json!({
         "pid": event.pid,
+        "tid": event.tid,
         // Network byte order: the bytes in memory are the address in order.
         "daddr": std::net::Ipv4Addr::from(event.daddr.to_ne_bytes()).to_string(),
         "dport": event.dport,
+        "sport": event.sport,
         "family": event.family,
         "comm": c_string(&event.comm),
     })
@@ -206,17 +208,20 @@ mod tests {
         comm[..4].copy_from_slice(b"curl");
         let event = TcpEvent {
             pid: 9,
+            tid: 11,
             // As the kernel stores 127.0.0.1: network byte order.
             daddr: u32::from_ne_bytes([127, 0, 0, 1]),
             dport: 18080,
+            sport: 41234,
             family: 2,
+            reserved: 0,
             comm,
         };
         // SAFETY: TcpEvent is repr(C) plain data without padding.
         let bytes: [u8; size_of::<TcpEvent>()] = unsafe { std::mem::transmute(event) };
         assert_eq!(
             (lookup("tcp_event").unwrap().decode)(&bytes),
-            json!({"pid": 9, "daddr": "127.0.0.1", "dport": 18080, "family": 2, "comm": "curl"})
+            json!({"pid": 9, "tid": 11, "daddr": "127.0.0.1", "dport": 18080, "sport": 41234, "family": 2, "comm": "curl"})
         );
     }
 }

@@ -79,20 +79,29 @@ unsafe impl aya::Pod for GateEvent {}
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct TcpEvent {
-    /// Thread group id of the connecting task (high 32 bits of
-    /// `bpf_get_current_pid_tgid`).
+    /// Thread group id of the connecting task, i.e. its process id (high 32
+    /// bits of `bpf_get_current_pid_tgid`).
     pub pid: u32,
+    /// Thread id of the connecting task (low 32 bits of
+    /// `bpf_get_current_pid_tgid`); differs from `pid` in any thread but
+    /// the main one.
+    pub tid: u32,
     /// `sk->__sk_common.skc_daddr`: the IPv4 destination, as stored by the
     /// kernel (network byte order). Meaningless unless `family` is AF_INET.
     pub daddr: u32,
     /// `sk->__sk_common.skc_dport`, converted to host byte order.
     pub dport: u16,
+    /// `sk->__sk_common.skc_num`: the local (source) port, in host byte
+    /// order; bound before `tcp_connect` runs.
+    pub sport: u16,
     /// `sk->__sk_common.skc_family` (2 = AF_INET, 10 = AF_INET6).
     pub family: u16,
+    /// Always 0; makes the padding explicit.
+    pub reserved: u16,
     /// Name of the connecting task, NUL-padded (`bpf_get_current_comm`).
     pub comm: [u8; TASK_COMM_LEN],
 }
 
 #[cfg(feature = "user")]
-// SAFETY: repr(C), 4 + 4 + 2 + 2 + 16 bytes, every field aligned, no padding.
+// SAFETY: repr(C), 3 * 4 + 4 * 2 + 16 bytes, every field aligned, no padding.
 unsafe impl aya::Pod for TcpEvent {}

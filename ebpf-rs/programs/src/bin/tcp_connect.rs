@@ -7,6 +7,7 @@
 //! kmatrix-loader ... --attach tcp_connect=kprobe:tcp_connect \
 //!   --btf-offset SOCK_DADDR_OFF=sock.__sk_common.skc_daddr \
 //!   --btf-offset SOCK_DPORT_OFF=sock.__sk_common.skc_dport \
+//!   --btf-offset SOCK_NUM_OFF=sock.__sk_common.skc_num \
 //!   --btf-offset SOCK_FAMILY_OFF=sock.__sk_common.skc_family
 //! ```
 //!
@@ -44,6 +45,8 @@ static SOCK_DADDR_OFF: u32 = 0;
 #[unsafe(no_mangle)]
 static SOCK_DPORT_OFF: u32 = 0;
 #[unsafe(no_mangle)]
+static SOCK_NUM_OFF: u32 = 0;
+#[unsafe(no_mangle)]
 static SOCK_FAMILY_OFF: u32 = 0;
 
 #[map]
@@ -60,10 +63,11 @@ pub fn tcp_connect(ctx: ProbeContext) -> u32 {
     // Volatile reads: to rustc these statics are the constant 0; only the
     // loader's patching of .rodata makes them differ (see task_btf).
     // SAFETY: plain reads of initialised statics.
-    let (daddr_off, dport_off, family_off) = unsafe {
+    let (daddr_off, dport_off, num_off, family_off) = unsafe {
         (
             read_volatile(&SOCK_DADDR_OFF),
             read_volatile(&SOCK_DPORT_OFF),
+            read_volatile(&SOCK_NUM_OFF),
             read_volatile(&SOCK_FAMILY_OFF),
         )
     };
@@ -71,10 +75,11 @@ pub fn tcp_connect(ctx: ProbeContext) -> u32 {
     // faults yields 0.
     // SAFETY: bpf_probe_read_kernel copies through a checked path and fails
     // cleanly on a bad address.
-    let (daddr, dport, family) = unsafe {
+    let (daddr, dport, sport, family) = unsafe {
         (
             bpf_probe_read_kernel(sk.wrapping_add(daddr_off as usize).cast::<u32>()).unwrap_or(0),
             bpf_probe_read_kernel(sk.wrapping_add(dport_off as usize).cast::<u16>()).unwrap_or(0),
+            bpf_probe_read_kernel(sk.wrapping_add(num_off as usize).cast::<u16>()).unwrap_or(0),
             bpf_probe_read_kernel(sk.wrapping_add(family_off as usize).cast::<u16>()).unwrap_or(0),
         )
     };
@@ -90,11 +95,16 @@ pub fn tcp_connect(ctx: ProbeContext) -> u32 {
     // SAFETY: `event` points at a reserved, correctly sized and aligned
     // TcpEvent; fields are written in place, as in `exec`, to keep the
     // program free of memcpy/memset calls.
+    let pid_tgid = bpf_get_current_pid_tgid();
     unsafe {
-        (*event).pid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        (*event).pid = (pid_tgid >> 32) as u32;
+        (*event).tid = pid_tgid as u32;
         (*event).daddr = daddr;
         (*event).dport = dport;
+        // skc_num is already in host byte order (unlike skc_dport).
+        (*event).sport = sport;
         (*event).family = family;
+        (*event).reserved = 0;
         // The kernel NUL-pads comm, and zero-fills it if the helper fails.
         helper::bpf_get_current_comm((&raw mut (*event).comm).cast(), TASK_COMM_LEN as u32);
     }
