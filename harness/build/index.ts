@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import * as z from 'zod';
 import { projectRoot } from '../util/paths.ts';
 import { parseJsonFile } from '../util/json-file.ts';
-import { detectBpfToolchain } from './toolchain.ts';
+import { detectBpfToolchain, type BpfToolchain } from './toolchain.ts';
 
 /** What a build produces; passed from the global set-up to every test worker. */
 export const Artifacts = z.strictObject({
@@ -28,22 +28,35 @@ export const userspaceCrate = join(projectRoot, 'userspace-rs');
 export async function buildAll(options: { log?: (line: string) => void } = {}): Promise<Artifacts> {
   const started = performance.now();
   const toolchain = await detectBpfToolchain();
-  const [cargo, ...cargoArgs] = toolchain.cargo;
-  const run = async (cwd: string, args: string[]) => {
-    const result = await execa(cargo!, [...cargoArgs, ...args], { cwd, env: toolchain.env, reject: false, all: true });
-    if (result.exitCode !== 0) {
-      throw new Error(`cargo ${args.join(' ')} failed in ${cwd} (exit ${result.exitCode}):\n${result.all}`);
-    }
-  };
   options.log?.(`building ebpf-rs and userspace-rs (${toolchain.kind} toolchain)`);
-  await run(ebpfCrate, ['build', '--release', '--locked', '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs]);
-  await run(userspaceCrate, ['build', '--release', '--locked']);
+  const ebpfDir = await buildEbpf(ebpfCrate, { toolchain });
+  await cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']);
   return {
-    ebpfDir: join(ebpfCrate, 'target', 'bpfel-unknown-none', 'release'),
+    ebpfDir,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
+}
+
+/**
+ * Builds an eBPF crate (a copy of ebpf-rs, say) for bpfel-unknown-none and
+ * returns the directory of its objects. `targetDir` lets several copies
+ * share compiled dependencies.
+ */
+export async function buildEbpf(crateDir: string, options: { toolchain?: BpfToolchain; targetDir?: string } = {}): Promise<string> {
+  const toolchain = options.toolchain ?? (await detectBpfToolchain());
+  const env = options.targetDir ? { CARGO_TARGET_DIR: options.targetDir } : {};
+  await cargo(toolchain, crateDir, ['build', '--release', '--locked', '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
+  return join(options.targetDir ?? join(crateDir, 'target'), 'bpfel-unknown-none', 'release');
+}
+
+async function cargo(toolchain: BpfToolchain, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const [command, ...leading] = toolchain.cargo;
+  const result = await execa(command!, [...leading, ...args], { cwd, env: { ...toolchain.env, ...env }, reject: false, all: true });
+  if (result.exitCode !== 0) {
+    throw new Error(`cargo ${args.join(' ')} failed in ${cwd} (exit ${result.exitCode}):\n${result.all}`);
+  }
 }
 
 /**

@@ -232,14 +232,21 @@ export class Guest {
   async stream(command: string): Promise<RunningCommand> {
     await this.assertUsable();
     const wrapped = `echo $$; ${command}`;
-    const channel = await this.#within(
-      new Promise<ClientChannel>((resolve, reject) => {
-        this.#client.exec(wrapped, (err, ch) => (err ? void this.whyGone(`cannot start \`${command}\`: ${err.message}`).then(reject) : resolve(ch)));
+    const started = await this.#within(
+      new Promise<RunningCommand>((resolve, reject) => {
+        // The command's listeners go on inside the callback, in the same
+        // tick: a fast command's exit status can arrive in the same read as
+        // the channel's confirmation, and an 'exit' event nobody listens to
+        // yet is gone for good.
+        this.#client.exec(wrapped, (err, channel) => {
+          if (err) void this.whyGone(`cannot start \`${command}\`: ${err.message}`).then(reject);
+          else resolve(new RunningCommand(this, channel, command));
+        });
       }),
       DEFAULT_EXEC_TIMEOUT_MS,
     );
-    if (channel === TIMED_OUT) throw await this.whyGone(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
-    return new RunningCommand(this, channel, command);
+    if (started === TIMED_OUT) throw await this.whyGone(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
+    return started;
   }
 
   /** Copies a host file into the guest over SFTP. */
