@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -137,7 +137,9 @@ export class Vm implements AsyncDisposable {
     const started = Date.now();
     const deadline = started + (options.bootTimeoutMs ?? 240_000);
     sweepStaleTempDirs(tmpdir(), await readdir(tmpdir()).catch(() => []));
-    const tmp = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-`, unsafeCleanup: true });
+    const { path: tmpPath } = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-` });
+    // Removed by whoever comes last: this process, or vng's shell (below).
+    const tmp = { path: tmpPath, cleanup: () => rm(tmpPath, { recursive: true, force: true }) };
     // Known to the exit handler from now on, so the dir goes even if we are
     // killed before vng runs (pid 0: nothing to kill yet).
     const entry = { pid: 0, tmp: tmp.path };
@@ -169,10 +171,14 @@ export class Vm implements AsyncDisposable {
       '--exec', GUEST_SCRIPT,
     ];
     // Plain spawn rather than execa: vng needs these exact fds, and
-    // `detached` makes it the leader of a process group that QEMU and
-    // virtiofsd join, so one kill(-pgid) reaches them all.
-    const child = spawn('vng', args, {
-      env: { ...toolEnv(), HOME: identity.home, TMPDIR: tmp.path },
+    // `detached` makes its shell the leader of a process group that vng,
+    // QEMU and virtiofsd join, so one kill(-pgid) reaches them all. The
+    // shell removes the VM's temp dir once vng is gone: should this process
+    // die without running its exit handler (a worker killed outright on
+    // Ctrl-C), the guest still powers off (its stdin FIFO loses its writer)
+    // and nothing is left in /tmp.
+    const child = spawn('sh', ['-c', 'vng "$@"; status=$?; rm -rf "$KMATRIX_VM_DIR"; exit $status', 'kmatrix-vm', ...args], {
+      env: { ...toolEnv(), HOME: identity.home, TMPDIR: tmp.path, KMATRIX_VM_DIR: tmp.path },
       cwd: tmp.path,
       stdio: [childStdin, childStdout, childStderr],
       detached: true,
