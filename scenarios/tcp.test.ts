@@ -25,8 +25,8 @@ test('every connect: pid, destination address and port, and per-port counts', as
   });
   const truth = await generateConnects(vm.guest, { ports: PORTS, perPort: PER_PORT });
   expect(truth).toHaveLength(PORTS.length * PER_PORT);
-  const ours = () => loader.events.filter((e) => e.fields.comm === TCP_PROBE_COMM);
-  await loader.waitForEvents(() => ours().length >= truth.length, 30_000, `${truth.length} connect events`);
+  // The kprobe runs inline with each connect: once the generator has
+  // returned every record is in the ring buffer; stop() drains them all.
   const result = await loader.stop();
   await annotateOffsets(annotate, result.ready.offsets ?? {});
 

@@ -63,9 +63,12 @@ async function runScenarios(label: string, artifactsDir: string, scenarios: stri
   return { failed, ran: report.testResults.length };
 }
 
+/** The failure's first line, and the first detail under it (which field, which entry). */
 function firstLine(text: string): string {
-  const line = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim()) ?? text;
-  return line.replace(/^(Assertion)?Error: /, '').slice(0, 160);
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const head = (lines[0] ?? text).replace(/^(Assertion)?Error: /, '');
+  const detail = lines.slice(1).filter((l) => !l.startsWith('at ') && !l.startsWith('❯')).slice(0, 2).join(' ');
+  return `${head}${detail ? ` — ${detail}` : ''}`.slice(0, 240);
 }
 
 const started = Date.now();
