@@ -15,6 +15,11 @@ describe('parseExecTruth', () => {
     ]);
   });
 
+  test('static priority follows nice, not the priority field (which SCHED_RR changes)', () => {
+    const rr = `run 9\n${stat(9, 1, 20).replace(' 20 0 1 0 ', ' -2 7 1 0 ')}\n${status(9, 0, 0)}\n`;
+    expect(parseExecTruth(rr)[0]!.static_prio).toBe(127);
+  });
+
   test('a comm with spaces and parentheses', () => {
     const out = `run 7\n${stat(7, 1, 20, 'a (b) c')}\n${status(7, 0, 0)}\n`;
     expect(parseExecTruth(out)[0]).toMatchObject({ pid: 7, ppid: 1, comm: 'a (b) c' });

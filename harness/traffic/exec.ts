@@ -24,6 +24,13 @@ export interface ExecTrafficOptions {
   ids?: { uid: number; gid: number };
   /** Nice value to run the probe at (through nice); none: not reniced. */
   nice?: number;
+  /**
+   * Run the probe under SCHED_RR at this priority (through chrt). Its
+   * static priority still follows its nice value, while its normal and
+   * effective priorities become 99 - this: a program that reads one of
+   * those instead of static_prio then reads a different number.
+   */
+  realtime?: number;
 }
 
 /** The probe's name: it becomes the task's comm (at most 15 bytes). */
@@ -38,13 +45,14 @@ const PROBE = `/tmp/kmatrix/${EXEC_PROBE_COMM}`;
  * parent, ids, comm and priority are the kernel's own account of the
  * process, not what the generator asked for.
  *
- * nice and setpriv exec in place (same pid), so with both, one probe pid
- * goes through three execs (nice, setpriv, the probe); only the last has the
- * probe's comm, and only it runs under `ids.uid`.
+ * nice, chrt and setpriv exec in place (same pid), so with them one probe
+ * pid goes through several execs; only the last has the probe's comm, and
+ * only it runs under `ids.uid`.
  */
 export async function generateExecs(guest: Guest, options: ExecTrafficOptions): Promise<ExecTruth[]> {
   const prefix = [
     ...(options.nice === undefined ? [] : [`nice -n ${options.nice}`]),
+    ...(options.realtime === undefined ? [] : [`chrt --rr ${options.realtime}`]),
     ...(options.ids ? [`setpriv --reuid=${options.ids.uid} --regid=${options.ids.gid} --clear-groups`] : []),
   ].join(' ');
   const script = `
@@ -78,9 +86,9 @@ export function parseExecTruth(stdout: string): ExecTruth[] {
     const m = /^(\d+) \((.*)\) (\S) (.*)$/.exec(stat ?? '');
     if (!m) throw new Error(`exec generator: not a /proc/self/stat line: ${JSON.stringify(stat)}`);
     const [, pid, comm, , rest] = m;
-    const after = rest!.split(' '); // fields 4 (ppid) … ; stat(5): priority is field 18
+    const after = rest!.split(' '); // from field 4 (ppid) on; proc(5): nice is field 19
     const ppid = Number(after[0]);
-    const priority = Number(after[14]);
+    const nice = Number(after[15]);
     const statusField = (name: string) => {
       const line = status.find((l) => l.startsWith(`${name}:`));
       if (!line) throw new Error(`exec generator: /proc/self/status of pid ${pid} has no ${name} line`);
@@ -94,9 +102,10 @@ export function parseExecTruth(stdout: string): ExecTruth[] {
       uid: statusField('Uid')[0]!, // real, effective, saved, fs: the first is the real one
       gid: statusField('Gid')[0]!,
       comm: comm!,
-      // stat's priority is the task's prio - 100 (MAX_RT_PRIO); for a normal
-      // task that is not boosted, prio is its static priority.
-      static_prio: priority + 100,
+      // The kernel reports nice as static_prio - 120 (PRIO_TO_NICE), for
+      // every scheduling policy; stat's priority field is prio, which an RT
+      // policy or a priority boost changes.
+      static_prio: 120 + nice,
     };
   });
 }

@@ -37,7 +37,10 @@ export async function runTaskProgram(
     btfFields: Object.values(OFFSET_GLOBALS),
     ...extra,
   });
-  const truth: ExecTruth[] = await generateExecs(guest, { count: RUNS, ids: { uid: 4242, gid: 4343 }, nice: NICE });
+  // SCHED_RR makes the task's normal and effective priorities (its
+  // neighbours in task_struct) differ from its static priority, so a read of
+  // the wrong one cannot pass by coincidence.
+  const truth: ExecTruth[] = await generateExecs(guest, { count: RUNS, ids: { uid: 4242, gid: 4343 }, nice: NICE, realtime: 1 });
   // The program runs inline with each exec, so once the generator has
   // returned every record is in the buffers; stop() drains them all.
   const result = await loader.stop();
