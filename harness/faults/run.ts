@@ -7,13 +7,12 @@
 //
 // Usage: npm run faults. Exit status 0 only when every fault was caught as
 // expected and no QEMU, virtiofsd or temp dir of the run is left.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
-import * as z from 'zod';
-import { newRunId, outDir, projectRoot } from '../util/paths.ts';
-import { parseJsonFile } from '../util/json-file.ts';
+import { newRunId, outDir } from '../util/paths.ts';
+import { plainMessage, runVitestForReport, type VitestJsonReport } from '../scenario/vitest-json.ts';
 
 interface Fault {
   file: string;
@@ -57,18 +56,6 @@ const FAULTS: Fault[] = [
   },
 ];
 
-const JsonReport = z.object({
-  testResults: z.array(
-    z.object({
-      name: z.string(),
-      message: z.string().optional(),
-      assertionResults: z.array(
-        z.object({ title: z.string(), status: z.string(), failureMessages: z.array(z.string()), duration: z.number().nullish() }),
-      ),
-    }),
-  ),
-});
-
 interface Verdict {
   fault: string;
   ok: boolean;
@@ -77,13 +64,13 @@ interface Verdict {
   why?: string;
 }
 
-function judge(fault: Fault, report: z.infer<typeof JsonReport>): Verdict {
+function judge(fault: Fault, report: VitestJsonReport): Verdict {
   const file = report.testResults.find((r) => basename(r.name) === fault.file);
   const base = { fault: fault.fault, seconds: '-', said: '' };
   if (!file) return { ...base, ok: false, why: 'the file did not run' };
   const [boot, faulty] = file.assertionResults;
   if (!boot || !faulty) return { ...base, ok: false, why: `expected a boot case and a fault case; ${file.message ?? ''}` };
-  const message = faulty.failureMessages.join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  const message = plainMessage(faulty.failureMessages);
   const seconds = (faulty.duration ?? 0) / 1000;
   const said = message.split('\n').find((l) => l.trim()) ?? '';
   const verdict = { ...base, seconds: seconds.toFixed(1), said };
@@ -104,14 +91,12 @@ async function leftovers(): Promise<string[]> {
 const before = new Set(await leftovers());
 const runId = newRunId();
 const jsonPath = join(outDir(), 'runs', runId, 'faults.json');
-const vitest = join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs');
-await execa(process.execPath, [vitest, 'run', '--config', 'harness/faults/vitest.config.ts'], {
-  cwd: projectRoot,
-  stdio: 'inherit',
-  reject: false, // the fault cases fail by design; the verdicts below decide
+const report = await runVitestForReport({
+  args: ['--config', 'harness/faults/vitest.config.ts'],
+  jsonPath,
   env: { KMATRIX_FAULTS_JSON: jsonPath, KMATRIX_RUN_ID: runId },
+  showOutput: true, // the fault cases fail by design; the verdicts below decide
 });
-const report = parseJsonFile(jsonPath, JsonReport, await readFile(jsonPath, 'utf8').catch(() => '{}'));
 const verdicts = FAULTS.map((f) => judge(f, report));
 // A VM's processes are reaped a moment after vitest exits: look again for a few seconds before calling anything a leftover.
 let left: string[] = [];

@@ -8,12 +8,10 @@
 // passes and every mutant is killed. Writes out/mutants.md.
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { withDir } from 'tmp-promise';
-import * as z from 'zod';
 import { buildAll, buildEbpf, ebpfCrate, exportArtifacts, type Artifacts } from '../build/index.ts';
-import { newRunId, outDir, projectRoot } from '../util/paths.ts';
-import { parseJsonFile } from '../util/json-file.ts';
+import { newRunId, outDir } from '../util/paths.ts';
+import { plainMessage, runVitestForReport } from '../scenario/vitest-json.ts';
 import { MUTANTS, applyMutant, type Mutant } from './catalog.ts';
 
 const kernel = process.env.KMATRIX_MUTANT_KERNEL ?? '6.1';
@@ -27,16 +25,6 @@ const mutants = wanted.length ? MUTANTS.filter((m) => wanted.includes(m.name)) :
 const runId = newRunId();
 const runDir = join(outDir(), 'runs', runId);
 
-const JsonReport = z.object({
-  testResults: z.array(
-    z.object({
-      name: z.string(),
-      message: z.string().optional(),
-      assertionResults: z.array(z.object({ title: z.string(), status: z.string(), failureMessages: z.array(z.string()) })),
-    }),
-  ),
-});
-
 interface Outcome {
   failed: { scenario: string; message: string }[];
   ran: number;
@@ -45,18 +33,15 @@ interface Outcome {
 /** Runs scenario files on the kernel with prebuilt artifacts; reports what failed and the first line of why. */
 async function runScenarios(label: string, artifactsDir: string, scenarios: string[]): Promise<Outcome> {
   const json = join(runDir, `${label}.json`);
-  const vitest = join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs');
-  const files = scenarios.map((s) => `scenarios/${s}.test.ts`);
   // Only the JSON reporter: the matrix reporter would overwrite out/report with a mutant's results.
-  await execa(process.execPath, [vitest, 'run', '--project', `kernel ${kernel}`, '--reporter=json', `--outputFile=${json}`, ...files], {
-    cwd: projectRoot,
-    reject: false,
+  const report = await runVitestForReport({
+    args: ['--project', `kernel ${kernel}`, '--reporter=json', `--outputFile=${json}`, ...scenarios.map((s) => `scenarios/${s}.test.ts`)],
+    jsonPath: json,
     env: { KERNELS: kernel, KMATRIX_PREBUILT: artifactsDir, KMATRIX_RUN_ID: `${runId}-${label}` },
   });
-  const report = parseJsonFile(json, JsonReport, await readFile(json, 'utf8').catch(() => '{}'));
   const failed = report.testResults.flatMap((file) => {
     const scenario = file.name.replace(/^.*\/scenarios\//, '').replace(/\.test\.ts$/, '');
-    const failures = file.assertionResults.filter((t) => t.status === 'failed').map((t) => t.failureMessages.join('\n'));
+    const failures = file.assertionResults.filter((t) => t.status === 'failed').map((t) => plainMessage(t.failureMessages));
     if (file.message && !failures.length) failures.push(file.message);
     return failures.map((message) => ({ scenario, message: firstLine(message) }));
   });
@@ -65,7 +50,7 @@ async function runScenarios(label: string, artifactsDir: string, scenarios: stri
 
 /** The failure's first line, and the first detail under it (which field, which entry). */
 function firstLine(text: string): string {
-  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   const head = (lines[0] ?? text).replace(/^(Assertion)?Error: /, '');
   const detail = lines.slice(1).filter((l) => !l.startsWith('at ') && !l.startsWith('❯')).slice(0, 2).join(' ');
   return `${head}${detail ? ` — ${detail}` : ''}`.slice(0, 240);
