@@ -21,3 +21,17 @@ describe('GitHub workflows', () => {
     expect(result.exitCode).toBe(0);
   });
 });
+
+// The scripts CI runs: a syntax error in one (a quote inside `${VAR:?…}`,
+// say) only shows when that step runs, minutes into a job.
+const scripts = ['.ci/run', ...['harness/bin', 'harness/ci'].flatMap((dir) => readdirSync(join(projectRoot, dir)).map((f) => `${dir}/${f}`))].filter(
+  (path) => !path.endsWith('.ts'),
+);
+
+describe('CI shell scripts', () => {
+  test.for(scripts)('%s parses (bash -n)', async (path) => {
+    const result = await execa('bash', ['-n', join(projectRoot, path)], { reject: false });
+    expect(result.stderr, `${path} has a syntax error`).toBe('');
+    expect(result.exitCode).toBe(0);
+  });
+});
