@@ -8,6 +8,10 @@ use crate::types::{self, TypeDef};
 
 pub const USAGE: &str = "\
 usage: kmatrix-loader --object PATH [options]
+       kmatrix-loader --census
+
+  --census                       print the ids and names of every BPF program
+                                   and map loaded in the kernel, and exit
 
   --object PATH                  eBPF object (ELF) to load
   --attach PROGRAM=KIND:TARGET   load PROGRAM and attach it (repeatable)
@@ -135,6 +139,8 @@ impl std::fmt::Debug for MapSpec {
 pub enum Parsed {
     Run(Args),
     Help,
+    /// `--census`: what the kernel has loaded, to check that a VM is clean.
+    Census,
 }
 
 pub fn usage() -> String {
@@ -153,6 +159,9 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
     while let Some(arg) = argv.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(Parsed::Help);
+        }
+        if arg == "--census" {
+            return Ok(Parsed::Census);
         }
         // Accept both `--flag VALUE` and `--flag=VALUE`.
         let (flag, inline) = match arg.split_once('=') {

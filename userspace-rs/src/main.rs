@@ -14,6 +14,7 @@ mod types;
 
 use std::{
     collections::{BTreeMap, HashSet},
+    time::{Duration, Instant},
     future::poll_fn,
     io,
     process::ExitCode,
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
             eprintln!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Census) => return census(),
         Err(message) => {
             eprintln!("{}", cli::usage());
             Failure::new(Stage::Parse, message).emit();
@@ -92,6 +94,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// One `census` line: every program and map the kernel has loaded, by id
+/// and name. The harness compares it before and after a test file to prove
+/// that nothing the file loaded outlived it.
+fn census() -> ExitCode {
+    let programs: Result<Vec<Value>, _> = aya::programs::loaded_programs()
+        .map(|p| p.map(|p| json!({ "id": p.id(), "name": p.name_as_str().unwrap_or("") })))
+        .collect();
+    let maps: Result<Vec<Value>, _> = aya::maps::loaded_maps()
+        .map(|m| m.map(|m| json!({ "id": m.id(), "name": m.name_as_str().unwrap_or("") })))
+        .collect();
+    match (programs, maps) {
+        (Ok(programs), Ok(maps)) => {
+            output::emit("census", json!({ "programs": programs, "maps": maps }));
+            ExitCode::SUCCESS
+        }
+        (Err(e), _) => {
+            Failure::new(Stage::Run, format!("listing loaded programs: {e}")).emit();
+            ExitCode::FAILURE
+        }
+        (_, Err(e)) => {
+            Failure::new(Stage::Run, format!("listing loaded maps: {e}")).emit();
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(args: Args) -> Result<(), Failure> {
     // Installed before anything is loaded so a SIGTERM that arrives early is
     // queued and handled as a normal shutdown instead of killing us mid-way.
@@ -109,6 +137,10 @@ async fn run(args: Args) -> Result<(), Failure> {
     for (spec, (_, offset)) in args.btf_offsets.iter().zip(&offsets) {
         loader.override_global(&spec.global, offset, true);
     }
+    // Where the time goes, reported in `ready`: the object's load (maps,
+    // BTF, relocations), the verifier (every program's BPF_PROG_LOAD), and
+    // attaching.
+    let load_started = Instant::now();
     let mut ebpf = loader.load(&object).map_err(|e| {
         let stage = match e {
             aya::EbpfError::ParseError(_) => Stage::Parse,
@@ -116,6 +148,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         };
         fail(stage)(e)
     })?;
+    let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
 
     let mut map_names: Vec<String> = ebpf.maps().map(|(name, _)| name.to_owned()).collect();
     map_names.sort();
@@ -204,6 +237,8 @@ async fn run(args: Args) -> Result<(), Failure> {
 
     let program_names: Vec<String> = ebpf.programs().map(|(name, _)| name.to_owned()).collect();
     let mut loaded = HashSet::new();
+    let attach_started = Instant::now();
+    let mut verify = Duration::ZERO;
     let mut ready_programs = Vec::new();
     for attach in &args.attach {
         let program = ebpf
@@ -215,7 +250,9 @@ async fn run(args: Args) -> Result<(), Failure> {
                 let tp: &mut TracePoint = program_as(program, &attach.program, "a tracepoint")?;
                 // One program may be attached at several points; load it once.
                 if loaded.insert(attach.program.clone()) {
+                    let started = Instant::now();
                     tp.load().map_err(|e| verify_failure(&attach.program, e))?;
+                    verify += started.elapsed();
                 }
                 tp.attach(category, name).map_err(|e| {
                     attach_failure(&attach.program, &format!("tracepoint {category}/{name}"), e)
@@ -225,9 +262,11 @@ async fn run(args: Args) -> Result<(), Failure> {
             Target::KProbe { function } => {
                 let kprobe: &mut KProbe = program_as(program, &attach.program, "a kprobe")?;
                 if loaded.insert(attach.program.clone()) {
+                    let started = Instant::now();
                     kprobe
                         .load()
                         .map_err(|e| verify_failure(&attach.program, e))?;
+                    verify += started.elapsed();
                 }
                 kprobe.attach(function, 0).map_err(|e| {
                     attach_failure(&attach.program, &format!("kprobe {function}"), e)
@@ -237,7 +276,9 @@ async fn run(args: Args) -> Result<(), Failure> {
             Target::Xdp { interface } => {
                 let xdp: &mut Xdp = program_as(program, &attach.program, "an XDP program")?;
                 if loaded.insert(attach.program.clone()) {
+                    let started = Instant::now();
                     xdp.load().map_err(|e| verify_failure(&attach.program, e))?;
+                    verify += started.elapsed();
                 }
                 let attach_error = |e: ProgramError| {
                     attach_failure(&attach.program, &format!("xdp on interface {interface}"), e)
@@ -263,9 +304,11 @@ async fn run(args: Args) -> Result<(), Failure> {
                 let classifier: &mut SchedClassifier =
                     program_as(program, &attach.program, "a TC classifier")?;
                 if loaded.insert(attach.program.clone()) {
+                    let started = Instant::now();
                     classifier
                         .load()
                         .map_err(|e| verify_failure(&attach.program, e))?;
+                    verify += started.elapsed();
                 }
                 add_clsact(interface)?;
                 classifier
@@ -287,8 +330,15 @@ async fn run(args: Args) -> Result<(), Failure> {
         }));
     }
 
-    let mut ready_line =
-        json!({ "programs": ready_programs, "maps": map_names, "kernel": kernel_release() });
+    let verify_ms = verify.as_secs_f64() * 1000.0;
+    let attach_ms = attach_started.elapsed().as_secs_f64() * 1000.0 - verify_ms;
+    let round = |ms: f64| (ms * 10.0).round() / 10.0;
+    let mut ready_line = json!({
+        "programs": ready_programs,
+        "maps": map_names,
+        "kernel": kernel_release(),
+        "timings": { "loadMs": round(load_ms), "verifyMs": round(verify_ms), "attachMs": round(attach_ms) },
+    });
     // Only when asked for, so the line is unchanged for everyone else.
     if !offsets.is_empty() {
         let offsets: serde_json::Map<String, Value> = offsets
