@@ -1,10 +1,11 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism, totalmem } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { Lock, lockPath, selectKernels } from './harness/kernels/lock.ts';
 import { parseJsonFile } from './harness/util/json-file.ts';
 import { newRunId, outDir } from './harness/util/paths.ts';
+import { vmCapacity } from './harness/pool/run-pool.ts';
+import { KernelLanesSequencer } from './harness/pool/sequencer.ts';
 
 // The kernel matrix: one vitest project per locked kernel, each running every
 // scenario file with that kernel injected. KERNELS=6.1,6.12 picks a subset.
@@ -20,14 +21,14 @@ mkdirSync(runsDir, { recursive: true });
 const oldRuns = readdirSync(runsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 for (const old of oldRuns.slice(0, Math.max(0, oldRuns.length - KEEP_RUNS))) rmSync(join(runsDir, old), { recursive: true, force: true });
 
-// Each scenario file boots one VM (1 GiB, 2 vCPUs). Run as many at once as
-// the host has cores and memory for, or KMATRIX_MAX_VMS.
-const memoryBound = Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2));
-const maxVms = Number(process.env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound));
-
+// One VM per kernel serves its files one after another (harness/pool); as
+// many VMs run at once as the host has cores and memory for, or
+// KMATRIX_MAX_VMS, and as many workers, each holding one VM. The sequencer
+// interleaves the kernels' files so that each VM's files come back to back.
 export default defineConfig({
   test: {
-    maxWorkers: maxVms,
+    maxWorkers: vmCapacity(),
+    sequence: { sequencer: KernelLanesSequencer },
     reporters: ['default', './harness/report/matrix-reporter.ts'],
     projects: [
       {
@@ -41,8 +42,8 @@ export default defineConfig({
           include: ['scenarios/**/*.test.ts'],
           provide: { kernelName: kernel.name },
           globalSetup: ['./harness/scenario/global-setup.ts'],
-          // A VM boots inside the first test of a file; under TCG that alone
-          // can take a minute on a busy host.
+          // A file's first case may wait for its VM: another file's turn on
+          // it, or a boot, which under TCG can take a minute on a busy host.
           testTimeout: 600_000,
           hookTimeout: 600_000,
           teardownTimeout: 60_000,

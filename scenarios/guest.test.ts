@@ -2,6 +2,7 @@
 // timeouts, stdin, uploads and the kernel log, on every kernel of the matrix.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { inject } from 'vitest';
 import { test, expect } from '../harness/scenario/fixtures.ts';
 import { CommandTimeoutError } from '../harness/guest/guest.ts';
@@ -29,9 +30,9 @@ test('a command that hangs is killed in the guest, with everything it started, a
 });
 
 test('an uploaded file arrives whole, with its mode', async ({ vm }) => {
-  const loader = inject('artifacts').loader;
-  await vm.guest.upload(loader, '/tmp/kmatrix-upload-check', 0o750);
-  const expected = createHash('sha256').update(await readFile(loader)).digest('hex');
+  const object = join(inject('artifacts').ebpfDir, 'exec'); // a BPF object: binary, some KiB
+  await vm.guest.upload(object, '/tmp/kmatrix-upload-check', 0o750);
+  const expected = createHash('sha256').update(await readFile(object)).digest('hex');
   const { stdout } = await vm.guest.exec('sha256sum /tmp/kmatrix-upload-check; stat -c %a /tmp/kmatrix-upload-check');
   expect(stdout).toBe(`${expected}  /tmp/kmatrix-upload-check\n750\n`);
 });

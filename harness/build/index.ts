@@ -12,6 +12,8 @@ export const Artifacts = z.strictObject({
   ebpfDir: z.string(),
   /** The loader binary that runs in the guest. */
   loader: z.string(),
+  /** kmatrix-agent, which runs the harness's commands in the guest (harness/guest/agent.ts). */
+  agent: z.string(),
   toolchain: z.enum(['debian', 'nightly']),
   buildMs: z.number(),
 });
@@ -34,6 +36,7 @@ export async function buildAll(options: { log?: (line: string) => void } = {}): 
   return {
     ebpfDir,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
+    agent: join(userspaceCrate, 'target', 'release', 'kmatrix-agent'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
@@ -60,7 +63,7 @@ async function cargo(toolchain: BpfToolchain, cwd: string, args: string[], env: 
 }
 
 /**
- * Copies what the guest needs (the loader and every eBPF object) into `dir`,
+ * Copies what the guest needs (the loader, the agent and every eBPF object) into `dir`,
  * so that CI can build once and hand the result to one job per kernel.
  */
 export async function exportArtifacts(artifacts: Artifacts, dir: string): Promise<Artifacts> {
@@ -70,9 +73,11 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
     const from = join(artifacts.ebpfDir, entry.name);
     if (entry.isFile() && (await isElf(from))) await copyFile(from, join(ebpfDir, entry.name));
   }
-  await copyFile(artifacts.loader, join(dir, 'kmatrix-loader'));
-  await chmod(join(dir, 'kmatrix-loader'), 0o755);
-  const exported = { ...artifacts, ebpfDir, loader: join(dir, 'kmatrix-loader') };
+  for (const binary of ['kmatrix-loader', 'kmatrix-agent'] as const) {
+    await copyFile(binary === 'kmatrix-loader' ? artifacts.loader : artifacts.agent, join(dir, binary));
+    await chmod(join(dir, binary), 0o755);
+  }
+  const exported = { ...artifacts, ebpfDir, loader: join(dir, 'kmatrix-loader'), agent: join(dir, 'kmatrix-agent') };
   await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
   return exported;
 }
@@ -83,10 +88,17 @@ export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
   const text = await readFile(path, 'utf8').catch(() => {
     throw new Error(`KMATRIX_PREBUILT=${dir}: no artifacts.json there; create it with \`npm run kmatrix -- build --out ${dir}\``);
   });
-  const artifacts = { ...parseJsonFile(path, Artifacts, text), ebpfDir: join(dir, 'ebpf'), loader: join(dir, 'kmatrix-loader') };
-  await access(artifacts.loader).catch(() => {
-    throw new Error(`KMATRIX_PREBUILT=${dir}: the loader ${artifacts.loader} is missing`);
-  });
+  const artifacts = {
+    ...parseJsonFile(path, Artifacts, text),
+    ebpfDir: join(dir, 'ebpf'),
+    loader: join(dir, 'kmatrix-loader'),
+    agent: join(dir, 'kmatrix-agent'),
+  };
+  for (const binary of [artifacts.loader, artifacts.agent]) {
+    await access(binary).catch(() => {
+      throw new Error(`KMATRIX_PREBUILT=${dir}: ${binary} is missing; export the build again with \`npm run kmatrix -- build --out ${dir}\``);
+    });
+  }
   return artifacts;
 }
 

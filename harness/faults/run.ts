@@ -56,6 +56,9 @@ const FAULTS: Fault[] = [
   },
 ];
 
+/** Files of the suite whose every case must pass: proofs of what the harness guarantees. */
+const PROOFS = [{ file: 'pool.fault.ts', fault: 'VM pool: reset between files, broken VM replaced', maxSeconds: 240 }];
+
 interface Verdict {
   fault: string;
   ok: boolean;
@@ -81,6 +84,20 @@ function judge(fault: Fault, report: VitestJsonReport): Verdict {
   return { ...verdict, ok: true };
 }
 
+function judgeProof(proof: (typeof PROOFS)[number], report: VitestJsonReport): Verdict {
+  const file = report.testResults.find((r) => basename(r.name) === proof.file);
+  const base = { fault: proof.fault, seconds: '-', said: '' };
+  if (!file) return { ...base, ok: false, why: 'the file did not run' };
+  const seconds = file.assertionResults.reduce((sum, r) => sum + (r.duration ?? 0), 0) / 1000;
+  const failed = file.assertionResults.filter((r) => r.status !== 'passed');
+  const verdict = { ...base, seconds: seconds.toFixed(1), said: `${file.assertionResults.length - failed.length} of ${file.assertionResults.length} cases passed` };
+  if (file.assertionResults.length === 0 || failed.length) {
+    return { ...verdict, ok: false, why: failed.map((r) => `${r.title}: ${plainMessage(r.failureMessages)}`).join('\n') || (file.message ?? 'no cases ran') };
+  }
+  if (seconds > proof.maxSeconds) return { ...verdict, ok: false, why: `took ${seconds.toFixed(1)} s, more than ${proof.maxSeconds} s` };
+  return { ...verdict, ok: true };
+}
+
 /** QEMU and virtiofsd processes, and the harness's temp dirs, right now. */
 async function leftovers(): Promise<string[]> {
   const procs = await execa('pgrep', ['-a', '-f', 'qemu-system|virtiofsd'], { reject: false });
@@ -97,7 +114,7 @@ const report = await runVitestForReport({
   env: { KMATRIX_FAULTS_JSON: jsonPath, KMATRIX_RUN_ID: runId },
   showOutput: true, // the fault cases fail by design; the verdicts below decide
 });
-const verdicts = FAULTS.map((f) => judge(f, report));
+const verdicts = [...FAULTS.map((f) => judge(f, report)), ...PROOFS.map((p) => judgeProof(p, report))];
 // A VM's processes are reaped a moment after vitest exits: look again for a few seconds before calling anything a leftover.
 let left: string[] = [];
 for (let attempt = 0; attempt < 10; attempt++) {
@@ -109,7 +126,7 @@ for (let attempt = 0; attempt < 10; attempt++) {
 const width = Math.max(...verdicts.map((v) => v.fault.length));
 console.log(`\n${'fault'.padEnd(width)}  verdict  seconds  message`);
 for (const v of verdicts) {
-  console.log(`${v.fault.padEnd(width)}  ${v.ok ? 'caught ' : 'MISSED '}  ${v.seconds.padStart(7)}  ${v.said.slice(0, 110)}`);
+  console.log(`${v.fault.padEnd(width)}  ${v.ok ? (PROOFS.some((p) => p.fault === v.fault) ? 'holds  ' : 'caught ') : 'MISSED '}  ${v.seconds.padStart(7)}  ${v.said.slice(0, 110)}`);
   if (v.why) console.log(`  ${v.why.replace(/\n/g, '\n  ')}`);
 }
 console.log(left.length ? `\nleft behind by the run:\n  ${left.join('\n  ')}` : '\nnothing left behind (no QEMU, virtiofsd or /tmp/kmatrix-* of this run)');

@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { projectRoot } from '../util/paths.ts';
+import { KernelLanesSequencer } from '../pool/sequencer.ts';
 
 // The fault suite: scenario files that must fail, run on one kernel by
 // harness/faults/run.ts, which checks how each failed. Not part of the
@@ -10,6 +11,7 @@ export default defineConfig({
   test: {
     root: projectRoot,
     maxWorkers: 2,
+    sequence: { sequencer: KernelLanesSequencer },
     teardownTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: process.env.KMATRIX_FAULTS_JSON ?? 'out/faults.json' }]],
     projects: [

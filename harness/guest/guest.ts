@@ -3,6 +3,8 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import pRetry from 'p-retry';
 import { settlesWithin } from '../util/time.ts';
 import { LineQueue } from './line-queue.ts';
+import { GuestAgent } from './agent.ts';
+import { shellQuote } from '../util/shell.ts';
 
 export interface ExecResult {
   stdout: string;
@@ -40,70 +42,85 @@ export class CommandTimeoutError extends Error {
 /** The guest cannot be used: it was closed, or its SSH connection is gone. */
 export class GuestUnavailableError extends Error {}
 
+/** How a {@link RunningCommand} reaches its process: an SSH channel, or the guest agent. */
+export interface CommandTransport {
+  write(data: string): void;
+  /** Closes the command's stdin. */
+  end(): void;
+  /** Kills the command's whole session in the guest (`sid`, its pid), or gives up its channel. */
+  kill(sid: number | undefined): Promise<string>;
+}
+
 /**
- * A command running in the guest. Its shell is a session leader (sshd runs
- * every command under setsid), and reports its pid, which is therefore the
- * id of the session and process group everything it starts belongs to:
- * `kill()` ends all of them. Closing an SSH channel without a terminal sends
- * the remote command no signal at all, so this is the only way to stop it.
+ * A command running in the guest. Its shell is a session leader and its pid
+ * is therefore the id of the session and process group everything it starts
+ * belongs to: `kill()` ends all of them. (Closing an SSH channel without a
+ * terminal sends the remote command no signal at all, so this is the only
+ * way to stop it.) The transport feeds it through the `_`-methods.
  */
 export class RunningCommand {
   readonly command: string;
-  /** stdout, line by line (the pid line excluded). */
+  /** stdout, line by line. */
   readonly lines: AsyncIterable<string>;
   /** Resolves when the command exits; rejects when the connection or the VM is lost first. */
   readonly done: Promise<ExecResult>;
-  #channel: ClientChannel;
-  #guest: Guest;
+  #transport: CommandTransport;
   #stdout = '';
   #stderr = '';
   #sessionId?: number;
   #pending = '';
   #queue = new LineQueue();
+  #exit?: { code: number | null; signal: string | null };
+  #settle!: { resolve: (r: ExecResult) => void; reject: (e: Error) => void };
 
-  constructor(guest: Guest, channel: ClientChannel, command: string) {
-    this.#guest = guest;
-    this.#channel = channel;
+  constructor(transport: CommandTransport, command: string) {
+    this.#transport = transport;
     this.command = command;
     this.lines = this.#queue;
-    let exit: { code: number | null; signal: string | null } | undefined;
-    channel.on('exit', (code: number | null, signal?: string) => (exit = { code: code ?? null, signal: signal ?? null }));
-    channel.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
-    channel.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString()));
-    this.done = new Promise<ExecResult>((resolve, reject) => {
-      channel.on('close', () => {
-        if (this.#pending) this.#line(this.#pending);
-        this.#pending = '';
-        this.#queue.end();
-        if (exit) resolve({ stdout: this.#stdout, stderr: this.#stderr, ...exit });
-        else void guest.whyGone(`the SSH channel of \`${command}\` closed without an exit status`).then(reject);
-      });
-    });
+    this.done = new Promise<ExecResult>((resolve, reject) => (this.#settle = { resolve, reject }));
     this.done.catch(() => {}); // callers that only iterate `lines` must not crash the process
   }
 
-  #onStdout(text: string): void {
+  /** The command's session id (its shell's pid), once known. */
+  _started(sessionId: number): void {
+    this.#sessionId = sessionId;
+  }
+
+  get sessionId(): number | undefined {
+    return this.#sessionId;
+  }
+
+  _stdout(text: string): void {
+    this.#stdout += text;
     this.#pending += text;
     let nl: number;
     while ((nl = this.#pending.indexOf('\n')) >= 0) {
-      this.#line(this.#pending.slice(0, nl));
+      this.#queue.push(this.#pending.slice(0, nl));
       this.#pending = this.#pending.slice(nl + 1);
     }
   }
 
-  #line(line: string): void {
-    if (this.#sessionId === undefined) {
-      this.#sessionId = Number(line);
-      return;
-    }
-    this.#stdout += `${line}\n`;
-    this.#queue.push(line);
+  _stderr(text: string): void {
+    this.#stderr += text;
+  }
+
+  _exit(code: number | null, signal: string | null): void {
+    this.#exit = { code, signal };
+  }
+
+  /** The output is over: resolves with the exit status, or rejects with `lost()` when there is none. */
+  _closed(lost: () => Promise<Error>): void {
+    if (this.#pending) this.#queue.push(this.#pending);
+    this.#pending = '';
+    this.#queue.end();
+    if (this.#exit) this.#settle.resolve({ stdout: this.#stdout, stderr: this.#stderr, ...this.#exit });
+    else void lost().then(this.#settle.reject);
   }
 
   /** Closes stdin, after writing `data` if given. */
   endInput(data?: string): void {
-    if (data === undefined) this.#channel.end();
-    else this.#channel.end(data);
+    if (data !== undefined) this.#transport.write(data);
+    this.#transport.end();
   }
 
   stdoutSoFar(): string {
@@ -115,21 +132,11 @@ export class RunningCommand {
   }
 
   /**
-   * Kills the command's whole session in the guest and waits for its
-   * channel to close. Says what it did, for error messages.
+   * Kills the command's whole session in the guest and waits for it to be
+   * over. Says what it did, for error messages.
    */
-  async kill(): Promise<string> {
-    const sid = this.#sessionId;
-    if (sid === undefined || !Number.isInteger(sid) || sid <= 1) {
-      this.#channel.close();
-      return 'its channel was closed (it had not reported its pid)';
-    }
-    // By session and by process group: a child that made a process group
-    // of its own (a shell's job control) is still in the session.
-    const killer = `pkill -KILL -s ${sid}; kill -KILL -- -${sid} 2>/dev/null; true`;
-    await this.#guest.exec(killer, { timeout: KILL_TIMEOUT_MS });
-    if (!(await settlesWithin(this.done, KILL_TIMEOUT_MS))) this.#channel.close();
-    return `its session ${sid} was killed in the guest`;
+  kill(): Promise<string> {
+    return this.#transport.kill(this.#sessionId);
   }
 }
 
@@ -145,6 +152,7 @@ export class Guest {
   readonly #lost?: AbortSignal;
   #closed?: string;
   #closedByUs = false;
+  #agent?: GuestAgent;
 
   private constructor(client: Client, label: string, lost?: AbortSignal) {
     this.#client = client;
@@ -166,6 +174,11 @@ export class Guest {
     /** Aborts (with the reason) when the VM dies. */
     lost?: AbortSignal;
     signal?: AbortSignal;
+    /**
+     * Guest path of kmatrix-agent: commands then run through it, one round
+     * trip each, instead of an SSH channel and a login shell each.
+     */
+    agent?: string;
   }): Promise<Guest> {
     const privateKey = await readFile(options.privateKeyPath);
     const config: ConnectConfig = {
@@ -177,15 +190,27 @@ export class Guest {
       keepaliveInterval: 5_000,
       keepaliveCountMax: 6,
     };
+    // Every 100 ms: a refused connection costs nothing, and sshd answers
+    // within a few hundred ms of the guest's network.
     const client = await pRetry(() => connectOnce(config), {
-      retries: 1_000,
-      minTimeout: 250,
-      maxTimeout: 1_000,
-      factor: 1.5,
+      retries: 10_000,
+      minTimeout: 100,
+      maxTimeout: 100,
+      factor: 1,
       maxRetryTime: Math.max(0, options.deadline - Date.now()),
       signal: options.signal,
     });
-    return new Guest(client, options.label, options.lost);
+    const guest = new Guest(client, options.label, options.lost);
+    if (options.agent) {
+      try {
+        const channel = await guest.#sshChannel(`exec ${shellQuote(options.agent)}`);
+        guest.#agent = await GuestAgent.start(channel, (what) => guest.whyGone(what));
+      } catch (err) {
+        guest.close();
+        throw new Error(`${options.label}: the guest agent ${options.agent} did not start: ${(err as Error).message}`);
+      }
+    }
+    return guest;
   }
 
   /**
@@ -231,22 +256,66 @@ export class Guest {
   /** Starts a command and hands back its stdout lines as they come. The caller owns its deadline and must kill it. */
   async stream(command: string): Promise<RunningCommand> {
     await this.assertUsable();
-    const wrapped = `echo $$; ${command}`;
-    const started = await this.#within(
-      new Promise<RunningCommand>((resolve, reject) => {
-        // The command's listeners go on inside the callback, in the same
-        // tick: a fast command's exit status can arrive in the same read as
-        // the channel's confirmation, and an 'exit' event nobody listens to
-        // yet is gone for good.
-        this.#client.exec(wrapped, (err, channel) => {
-          if (err) void this.whyGone(`cannot start \`${command}\`: ${err.message}`).then(reject);
-          else resolve(new RunningCommand(this, channel, command));
-        });
-      }),
-      DEFAULT_EXEC_TIMEOUT_MS,
-    );
-    if (started === TIMED_OUT) throw await this.whyGone(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
-    return started;
+    if (this.#agent) return this.#agent.run(command);
+    // Without the agent: a channel per command, whose shell reports its pid first.
+    let running: RunningCommand | undefined;
+    await this.#sshChannel(`echo $$; ${command}`, (ch) => {
+      // The listeners go on as soon as the channel exists, in the same tick:
+      // a fast command's exit status can arrive in the same read as the
+      // channel's confirmation, and an 'exit' event nobody listens to yet is
+      // gone for good.
+      running = new RunningCommand(this.#sshTransport(ch, () => running!), command);
+      let pidLine: string | undefined = '';
+      ch.on('exit', (code: number | null, signal?: string) => running!._exit(code ?? null, signal ?? null));
+      ch.stderr.on('data', (chunk: Buffer) => running!._stderr(chunk.toString()));
+      ch.on('data', (chunk: Buffer) => {
+        let text = chunk.toString();
+        if (pidLine !== undefined) {
+          pidLine += text;
+          const nl = pidLine.indexOf('\n');
+          if (nl < 0) return;
+          running!._started(Number(pidLine.slice(0, nl)));
+          text = pidLine.slice(nl + 1);
+          pidLine = undefined;
+        }
+        if (text) running!._stdout(text);
+      });
+      ch.on('close', () => running!._closed(() => this.whyGone(`the SSH channel of \`${command}\` closed without an exit status`)));
+    });
+    return running!;
+  }
+
+  /** An exec channel; `wire` runs in the tick the channel opens. */
+  #sshChannel(command: string, wire: (channel: ClientChannel) => void = () => {}): Promise<ClientChannel> {
+    const opened = new Promise<ClientChannel>((resolve, reject) => {
+      this.#client.exec(command, (err, channel) => {
+        if (err) return void this.whyGone(`cannot start \`${command}\`: ${err.message}`).then(reject);
+        wire(channel);
+        resolve(channel);
+      });
+    });
+    return this.#within(opened, DEFAULT_EXEC_TIMEOUT_MS).then(async (result) => {
+      if (result === TIMED_OUT) throw await this.whyGone(`no channel for \`${command}\` within ${DEFAULT_EXEC_TIMEOUT_MS} ms`);
+      return result;
+    });
+  }
+
+  #sshTransport(channel: ClientChannel, running: () => RunningCommand): CommandTransport {
+    return {
+      write: (data) => void channel.write(data),
+      end: () => void channel.end(),
+      kill: async (sid) => {
+        if (sid === undefined || !Number.isInteger(sid) || sid <= 1) {
+          channel.close();
+          return 'its channel was closed (it had not reported its pid)';
+        }
+        // By session and by process group: a child that made a process group
+        // of its own (a shell's job control) is still in the session.
+        await this.exec(`pkill -KILL -s ${sid}; kill -KILL -- -${sid} 2>/dev/null; true`, { timeout: KILL_TIMEOUT_MS });
+        if (!(await settlesWithin(running().done, KILL_TIMEOUT_MS))) channel.close();
+        return `its session ${sid} was killed in the guest`;
+      },
+    };
   }
 
   /** Copies a host file into the guest over SFTP. */
@@ -280,6 +349,7 @@ export class Guest {
   /** Ends the connection; every later call fails with a clear error. Idempotent. */
   close(): void {
     this.#closedByUs = true;
+    this.#agent?.close();
     this.#closed ??= 'it was closed (its VM was stopped)';
     this.#client.end();
   }

@@ -24,6 +24,8 @@ export const ReadyLine = z.strictObject({
   kernel: z.string(),
   /** Byte offsets of the struct fields asked for (`--btf-offset`, `--btf-field`), from the running kernel's BTF. */
   offsets: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** Milliseconds in the guest: the object's load (maps, BTF, relocations), the verifier (every BPF_PROG_LOAD), attaching. */
+  timings: z.strictObject({ loadMs: z.number(), verifyMs: z.number(), attachMs: z.number() }).optional(),
 });
 
 export const EventLine = z.strictObject({

@@ -6,6 +6,9 @@ import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
 import { renderJUnit } from './junit.ts';
 import { EXPECTED_FAIL_ANNOTATION, NOTE_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
+import { currentPool } from '../pool/run-pool.ts';
+import { summarizePool } from './pool-summary.ts';
+import { addPhases, type Phases } from './phases.ts';
 
 const KERNEL_PROJECT = /^kernel (.+)$/;
 
@@ -29,6 +32,8 @@ export default class MatrixReporter implements Reporter {
         else if (state === 'failed') totals.failed++;
         else if (state === 'skipped') totals.skipped++;
       }
+      // A file can fail outside its cases (its VM left broken after it).
+      if (module.errors().length > 0 && !tests.some((t) => t.result().state === 'failed')) totals.failed++;
       const kernel = KERNEL_PROJECT.exec(module.project.name)?.[1];
       if (!kernel) continue;
       if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
@@ -39,8 +44,11 @@ export default class MatrixReporter implements Reporter {
         }
       }
     }
+    const pool = await currentPool();
+    const boots: Record<string, number[]> = {};
+    for (const boot of pool?.boots ?? []) (boots[boot.kernel] ??= []).push(boot.bootMs);
     if (cells.length > 0) {
-      const report = buildMatrix(cells, kernelOrder, offsets);
+      const report = buildMatrix(cells, kernelOrder, offsets, boots);
       const markdown = renderMarkdown(report);
       const files = {
         'matrix.json': `${JSON.stringify(report, null, 2)}\n`,
@@ -55,6 +63,12 @@ export default class MatrixReporter implements Reporter {
       }
       if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
       console.log(`\n${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml; consoles: ${runDir()}/consoles)`);
+    }
+    if (pool && pool.boots.length > 0) {
+      const summary = summarizePool(pool.boots, pool.leases);
+      await mkdir(runDir(), { recursive: true });
+      await writeFileAtomic(join(runDir(), 'pool.json'), `${JSON.stringify({ ...summary, boots: pool.boots, leases: pool.leases }, null, 2)}\n`);
+      console.log(summary.line);
     }
     console.log(`kmatrix: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   }
@@ -80,7 +94,13 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
     return { scenario, kernel, status: 'skip', reason: note ?? 'skipped', durationMs };
   }
   const notes = tests.flatMap((t) => t.annotations().filter((a) => a.type === NOTE_ANNOTATION).map((a) => a.message));
-  return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}) };
+  return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}), ...phasesOf(tests) };
+}
+
+/** The file's phases: its cases' added up (each case's are in its meta, set by the startLoader fixture). */
+function phasesOf(tests: TestCaseOf<TestModule>[]): { phases?: Phases } {
+  const all = tests.map((t) => t.meta().phases).filter((p): p is Phases => p !== undefined);
+  return all.length ? { phases: all.reduce(addPhases) } : {};
 }
 
 function firstLine(text: string): string {

@@ -1,4 +1,9 @@
 import * as z from 'zod';
+import { describePhases, PHASE_NAMES, type Phases } from './phases.ts';
+
+const PhasesSchema = z.strictObject({
+  upload: z.number(), loadVerify: z.number(), attach: z.number(), traffic: z.number(), drain: z.number(), checks: z.number(), other: z.number(),
+});
 
 /** One scenario on one kernel. */
 export const Cell = z.strictObject({
@@ -13,6 +18,8 @@ export const Cell = z.strictObject({
   /** Why it was skipped or expected to fail, the first line of the failure, or a note on a pass. */
   reason: z.string().optional(),
   durationMs: z.number(),
+  /** Where the file's time went (harness/report/phases.ts), when it ran a loader. */
+  phases: PhasesSchema.optional(),
 });
 export type Cell = z.infer<typeof Cell>;
 
@@ -23,11 +30,13 @@ export const MatrixReport = z.strictObject({
   cells: z.array(Cell),
   /** Per kernel, byte offsets of the kernel struct fields the programs read (from each kernel's BTF). */
   offsets: z.record(z.string(), z.record(z.string(), z.number())).default({}),
+  /** Per kernel, each boot of a VM for it (ms from start to SSH ready): one, unless a file broke its VM. */
+  boots: z.record(z.string(), z.array(z.number())).default({}),
   summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number(), xfail: z.number().default(0) }),
 });
 export type MatrixReport = z.infer<typeof MatrixReport>;
 
-export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: MatrixReport['offsets'] = {}): MatrixReport {
+export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: MatrixReport['offsets'] = {}, boots: MatrixReport['boots'] = {}): MatrixReport {
   const kernels = [...new Set([...kernelOrder.filter((k) => cells.some((c) => c.kernel === k)), ...cells.map((c) => c.kernel)])];
   const scenarios = [...new Set(cells.map((c) => c.scenario))].sort();
   const count = (status: Cell['status']) => cells.filter((c) => c.status === status).length;
@@ -37,6 +46,7 @@ export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: Matri
     scenarios,
     cells,
     offsets,
+    boots,
     summary: { pass: count('pass'), fail: count('fail'), skip: count('skip'), xfail: count('xfail') },
   };
 }
@@ -63,8 +73,31 @@ export function renderTable(report: MatrixReport): string {
     out.push('', 'struct field offsets (bytes, from each kernel\'s BTF):');
     for (const row of offsetRows) out.push(`  ${row.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}`);
   }
+  const slowest = slowestWithPhases(report);
+  if (slowest) out.push('', `slowest file: ${slowest.scenario} on ${slowest.kernel}, ${(slowest.durationMs / 1000).toFixed(1)} s: ${describePhases(slowest.phases!)}`);
   out.push('', summaryLine(report));
   return out.join('\n');
+}
+
+function slowestWithPhases(report: MatrixReport): Cell | undefined {
+  return report.cells.filter((c) => c.phases).sort((a, b) => b.durationMs - a.durationMs)[0];
+}
+
+/** Per kernel its boots, then per file where the time went (seconds). */
+function timeTable(report: MatrixReport): string[] {
+  const withPhases = report.cells.filter((c) => c.phases);
+  if (!withPhases.length && !Object.keys(report.boots).length) return [];
+  const keys = Object.keys(PHASE_NAMES) as (keyof Phases)[];
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const lines = ['', '### Where the time goes (seconds)', ''];
+  const boots = report.kernels.filter((k) => report.boots[k]?.length);
+  if (boots.length) {
+    lines.push(`| kernel | ${boots.join(' | ')} |`, `|---|${boots.map(() => '---').join('|')}|`);
+    lines.push(`| boot to SSH ready | ${boots.map((k) => report.boots[k]!.map(s).join(' + ')).join(' | ')} |`, '');
+  }
+  lines.push(`| scenario | kernel | total | ${keys.map((k) => PHASE_NAMES[k]).join(' | ')} |`, `|---|---|---|${keys.map(() => '---').join('|')}|`);
+  for (const c of withPhases) lines.push(`| ${c.scenario} | ${c.kernel} | ${s(c.durationMs)} | ${keys.map((k) => s(c.phases![k])).join(' | ')} |`);
+  return lines;
 }
 
 /** Header row plus one row per field, or undefined when no offsets were reported. */
@@ -94,6 +127,7 @@ export function renderMarkdown(report: MatrixReport): string {
     lines.push('', '### Struct field offsets (bytes, from each kernel\'s BTF)', '', `| ${header!.join(' | ')} |`, `|${header!.map(() => '---').join('|')}|`);
     lines.push(...rows.map((r) => `| \`${r[0]}\` | ${r.slice(1).join(' | ')} |`));
   }
+  lines.push(...timeTable(report));
   lines.push('', summaryLine(report), '');
   return lines.join('\n');
 }

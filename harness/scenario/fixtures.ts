@@ -1,17 +1,26 @@
-import { basename, join } from 'node:path';
+import { join, relative } from 'node:path';
 import { expect, inject, test as baseTest } from 'vitest';
 import '../expect/matchers.ts';
-import { Vm } from '../vm/vm.ts';
 import type { CaseWatch } from '../vm/case-watch.ts';
+import { LeasedVm } from '../pool/lease.ts';
 import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
-import { cacheDir, runDir } from '../util/paths.ts';
+import { projectRoot } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
+import { casePhases, type Phases } from '../report/phases.ts';
+
+declare module 'vitest' {
+  interface TaskMeta {
+    /** Where the case's time went, for the report (see harness/report/phases.ts). */
+    phases?: Phases;
+  }
+}
 
 export { expect };
 
 /**
- * The scenario test: `vm` is one booted guest of this project's kernel,
- * shared by every case of the file and powered off after it; `kernelLog`
+ * The scenario test: `vm` is a VM of this project's kernel leased from the
+ * run's pool for the whole file (one VM per kernel serves the files one
+ * after another, reset in between; see harness/pool); `kernelLog`
  * watches the kernel during each case and fails the case on a splat;
  * `startLoader` starts the loader in the guest with this build's artifacts
  * and a program's object, and every loader a case started is killed when
@@ -19,15 +28,15 @@ export { expect };
  */
 export const test = baseTest
   .extend('kernel', { scope: 'file' }, () => inject('kernelImage'))
-  .extend('vm', { scope: 'file' }, async ({ kernel }, { onCleanup }) => {
-    const scenario = basename(expect.getState().testPath ?? 'scenario', '.test.ts');
-    const vm = await Vm.start(kernel, {
-      accel: inject('accel'), // probed once by the global set-up
-      cacheRoot: cacheDir(),
-      consoleLogPath: join(runDir(), 'consoles', `${kernel.name}-${scenario}.log`),
-      bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
-    });
-    onCleanup(() => vm.stop());
+  // Whether the file gets a VM of its own (see testOnOwnVm).
+  .extend('ownVm', { scope: 'file' }, () => false)
+  // Handing the VM back fails the file if the VM cannot serve another one
+  // (the kernel died or splatted, the guest stopped answering, what the
+  // file left could not be removed): this file, not the next, gets the blame.
+  .extend('vm', { scope: 'file' }, async ({ kernel, ownVm }, { onCleanup }) => {
+    const file = relative(projectRoot, expect.getState().testPath ?? 'unknown file');
+    const vm = await LeasedVm.acquire(inject('vmBroker'), kernel, file, { own: ownVm, agent: inject('artifacts').agent });
+    onCleanup(async () => void (await vm.release()));
     return vm;
   })
   // Every case: the kernel log is marked when it begins and read when it
@@ -39,11 +48,13 @@ export const test = baseTest
     onCleanup(() => watch.finish());
     return watch;
   })
-  .extend('startLoader', ({ vm, kernelLog: _ }, { onCleanup }) => {
+  .extend('startLoader', ({ vm, task, kernelLog: _ }, { onCleanup }) => {
     const artifacts = inject('artifacts');
     const sessions: LoaderSession[] = [];
+    const caseStart = performance.now();
     onCleanup(async () => {
       for (const session of sessions) await session[Symbol.asyncDispose]();
+      if (sessions.length) task.meta.phases = casePhases(caseStart, performance.now(), sessions.map((s) => s.timeline));
     });
     return async (program: string, spec: Omit<LoaderSpec, 'object'>) => {
       const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
@@ -57,6 +68,13 @@ export const test = baseTest
     await annotate(`guest console of ${vm.kernel.name}: ${vm.consoleLogPath}`, 'console');
     return vm.consoleLogPath;
   });
+
+/**
+ * The scenario test on a VM of the file's own, booted for it and stopped
+ * after it: for a file that changes what it cannot undo (sysctls, modules)
+ * or breaks the kernel on purpose.
+ */
+export const testOnOwnVm = test.extend('ownVm', { scope: 'file' }, () => true);
 
 /** Skips the case, with the reason in the report, when the kernel is older than `min`. */
 export function requireKernel(ctx: { skip: (condition: boolean, note?: string) => void; kernel: { release: string; name: string } }, min: string, why: string): void {

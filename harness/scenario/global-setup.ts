@@ -5,6 +5,7 @@ import { readLock, selectKernels } from '../kernels/lock.ts';
 import type { KernelImage } from '../kernels/unpack.ts';
 import { AccelSetting, chooseAccel, type Accel } from '../vm/accel.ts';
 import { cacheDir } from '../util/paths.ts';
+import { joinPool } from '../pool/run-pool.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,6 +13,8 @@ declare module 'vitest' {
     kernelImage: KernelImage;
     artifacts: Artifacts;
     accel: Accel;
+    /** The run's VM broker (harness/pool), where a file leases its VM. */
+    vmBroker: string;
   }
 }
 
@@ -23,10 +26,12 @@ const flags = globalThis as { [WARNED]?: boolean };
 
 /**
  * Runs once per kernel project before its scenarios: builds the crates (cargo
- * is incremental and locks its target dir, so concurrent projects are safe)
- * and fetches this project's kernel into the cache.
+ * is incremental and locks its target dir, so concurrent projects are safe),
+ * fetches this project's kernel into the cache and joins the run's VM pool,
+ * which boots this kernel's VM when its first file asks. The returned
+ * teardown leaves the pool; the last project to leave stops the VMs.
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const name = project.getProvidedContext().kernelName;
   const [kernel] = selectKernels(await readLock(), name);
   // CI builds once and hands the result to each kernel's job.
@@ -41,4 +46,7 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('artifacts', artifacts);
   project.provide('kernelImage', image);
   project.provide('accel', accel);
+  const pool = await joinPool(image, accel, artifacts);
+  project.provide('vmBroker', pool.broker.socketPath);
+  return pool.leave;
 }

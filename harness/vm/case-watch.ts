@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { shellQuote } from '../util/shell.ts';
 import { describeSplats, findSplats, unexpectedSplats, type AllowedSplat, type Splat } from './kernel-log.ts';
-import type { Vm } from './vm.ts';
+import type { VmHandle } from './vm-handle.ts';
 
 /** The kernel reported a problem while a case ran. */
 export class KernelSplatError extends Error {
@@ -24,18 +24,18 @@ export class KernelSplatError extends Error {
  * hid it; the console watch covers what dmesg cannot (a kernel that died).
  */
 export class CaseWatch {
-  readonly #vm: Vm;
+  readonly #vm: VmHandle;
   readonly #name: string;
   readonly #marker: string;
   readonly #allowed: AllowedSplat[] = [];
 
-  private constructor(vm: Vm, name: string, marker: string) {
+  private constructor(vm: VmHandle, name: string, marker: string) {
     this.#vm = vm;
     this.#name = name;
     this.#marker = marker;
   }
 
-  static async begin(vm: Vm, name: string): Promise<CaseWatch> {
+  static async begin(vm: VmHandle, name: string): Promise<CaseWatch> {
     const marker = `kmatrix: case ${randomUUID().slice(0, 8)} begins: ${name.replace(/\s+/g, ' ').slice(0, 120)}`;
     await vm.guest.exec(`echo ${shellQuote(marker)} > /dev/kmsg`, { timeout: 10_000 });
     return new CaseWatch(vm, name, marker);

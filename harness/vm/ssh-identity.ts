@@ -1,31 +1,61 @@
-import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 
 /**
- * virtme-ng keeps its SSH state under `$HOME/.cache/virtme-ng/.ssh` and
- * authorizes `$HOME/.ssh/id_*.pub`. The harness runs vng with HOME set to a
- * directory of its own, so it never reads or writes the user's ~/.ssh, and it
- * creates that state up front, atomically, so parallel boots never race
- * on key generation.
+ * The guest's sshd and the harness's key for it, in the cache, made once,
+ * atomically, so that parallel boots never race on key generation: host
+ * keys, a client key pair, and an sshd_config that the guest (which sees
+ * the host's files) starts sshd with. vng runs with HOME set to the
+ * directory holding them, so it never reads or writes the user's ~/.ssh.
  */
 export interface SshIdentity {
   /** HOME for vng. */
   home: string;
   /** The client private key the guest's sshd accepts. */
   privateKeyPath: string;
+  /** The guest sshd's configuration (a host path the guest sees too). */
+  sshdConfigPath: string;
+}
+
+/**
+ * Made for speed under software emulation: no PAM (its session modules
+ * cost a login a few hundred ms), the SFTP server built in (no process per
+ * upload), the harness's key the only way in.
+ */
+function sshdConfig(sshDir: string): string {
+  return [
+    '# kmatrix: the guest sshd (harness/vm/ssh-identity.ts)',
+    'Port 22',
+    `HostKey ${join(sshDir, 'etc', 'ssh', 'ssh_host_ed25519_key')}`,
+    `AuthorizedKeysFile ${join(sshDir, 'id_virtme.pub')}`,
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'UseDNS no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'StrictModes no',
+    'PidFile /run/kmatrix-sshd.pid',
+    'Subsystem sftp internal-sftp',
+    '',
+  ].join('\n');
 }
 
 export async function ensureSshIdentity(cacheRoot: string): Promise<SshIdentity> {
   const home = join(cacheRoot, 'vng-home');
   const sshDir = join(home, '.cache', 'virtme-ng', '.ssh');
   const privateKeyPath = join(sshDir, 'id_virtme');
-  try {
-    await access(privateKeyPath);
-    return { home, privateKeyPath };
-  } catch {
-    /* create below */
-  }
+  const sshdConfigPath = join(sshDir, 'kmatrix_sshd_config');
+  const ready = async () => {
+    const text = sshdConfig(sshDir);
+    const current = await readFile(sshdConfigPath, 'utf8').catch(() => '');
+    if (current !== text) await writeFileAtomic(sshdConfigPath, text);
+    return { home, privateKeyPath, sshdConfigPath };
+  };
+  if (await access(privateKeyPath).then(() => true, () => false)) return ready();
   await mkdir(join(home, '.cache', 'virtme-ng'), { recursive: true });
   const tmp = await mkdtemp(join(home, '.cache', 'virtme-ng', '.ssh-'));
   try {
@@ -38,5 +68,5 @@ export async function ensureSshIdentity(cacheRoot: string): Promise<SshIdentity>
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-  return { home, privateKeyPath };
+  return ready();
 }

@@ -8,16 +8,18 @@ import { dir as tmpDir } from 'tmp-promise';
 import type { KernelImage } from '../kernels/unpack.ts';
 import { Guest } from '../guest/guest.ts';
 import { toolEnv } from '../util/toolchain.ts';
+import { projectRoot } from '../util/paths.ts';
 import { chooseAccel, type Accel, type AccelSetting } from './accel.ts';
 import { FileTail } from './file-tail.ts';
 import { KernelWatch } from './kernel-watch.ts';
 import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
+import type { VmHandle } from './vm-handle.ts';
 import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
-import { GUEST_SCRIPT, UP_MARKER } from './guest-script.ts';
+import { guestScript, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
-import { ensureSshIdentity } from './ssh-identity.ts';
+import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
 
 export interface VmOptions {
   accel?: AccelSetting;
@@ -29,9 +31,13 @@ export interface VmOptions {
   consoleLogPath: string;
   cacheRoot: string;
   signal?: AbortSignal;
+  /** Guest path of kmatrix-agent, to run the guest session's commands through (see Guest.connect). */
+  agent?: string;
 }
 
 const CONSOLE_TAIL_LINES = 60;
+/** Stand-ins for what virtme-ng's init runs at boot and the harness does not need; the guest sees the host's files. */
+const FASTBOOT_DIR = join(projectRoot, 'harness', 'vm', 'fastboot');
 
 /** A boot that failed: carries the console's last lines. */
 export class VmBootError extends Error {
@@ -80,8 +86,10 @@ const DEATH_REASON: Record<SplatKind, string> = {
  * the console, or QEMU exiting, makes the VM dead: `lost` aborts with a
  * {@link VmDiedError}, and every guest call in flight rejects with it.
  */
-export class Vm implements AsyncDisposable {
+export class Vm implements VmHandle, AsyncDisposable {
   readonly kernel: KernelImage;
+  /** Where the guest's sshd answers (loopback), and the key it takes: what a leaseholder connects with. */
+  readonly ssh: { port: number; privateKeyPath: string };
   readonly accel: Accel;
   readonly guest: Guest;
   readonly consoleLogPath: string;
@@ -96,10 +104,11 @@ export class Vm implements AsyncDisposable {
   #stopped?: Promise<void>;
 
   private constructor(parts: {
-    kernel: KernelImage; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
+    kernel: KernelImage; ssh: { port: number; privateKeyPath: string }; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
     process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; watch: KernelWatch; entry: VmEntry;
   }) {
     this.kernel = parts.kernel;
+    this.ssh = parts.ssh;
     this.accel = parts.accel;
     this.guest = parts.guest;
     this.consoleLogPath = parts.consoleLogPath;
@@ -131,7 +140,7 @@ export class Vm implements AsyncDisposable {
     kernel: KernelImage,
     options: VmOptions,
     accel: Accel,
-    identity: { home: string; privateKeyPath: string },
+    identity: SshIdentity,
     port: number,
   ): Promise<Vm> {
     const started = Date.now();
@@ -163,12 +172,24 @@ export class Vm implements AsyncDisposable {
     const args = [
       '--run', kernel.vmlinuz,
       '--verbose', // the kernel console goes to stderr, which we keep and watch
-      '--ssh', String(port), '--ssh-tcp',
+      // The guest's sshd is the harness's own (see guest-script.ts); QEMU
+      // forwards a loopback port to it.
+      // (`=`: the value starts with a dash, which argparse takes for an option.)
+      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22`,
       '--memory', `${options.memoryMiB ?? 1024}M`,
       '--cpus', String(options.cpus ?? 2),
       ...(accel === 'tcg' ? ['--disable-kvm'] : []),
+      // virtme-ng's init runs udev's coldplug and settle and systemd-tmpfiles
+      // by name: stand-ins first in its PATH cut 9 s of a TCG boot (see
+      // harness/vm/fastboot). Kernel parameters it does not know become the
+      // init's environment.
+      '--append', `PATH=${FASTBOOT_DIR}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      // An empty root password in the guest's view of /etc/shadow: the host's
+      // is locked, and sshd without PAM turns a locked account away even
+      // with the right key. (Password logins stay off in its config.)
+      '--empty-passwords',
       // Script mode: vng adds panic=-1 and -no-reboot, so a panic ends QEMU.
-      '--exec', GUEST_SCRIPT,
+      '--exec', guestScript(identity.sshdConfigPath),
     ];
     // Plain spawn rather than execa: vng needs these exact fds, and
     // `detached` makes its shell the leader of a process group that vng,
@@ -230,7 +251,7 @@ export class Vm implements AsyncDisposable {
     let guest: Guest;
     try {
       guest = await Promise.race([
-        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal, label: `kernel ${kernel.name}`, lost: died.signal }),
+        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal, label: `kernel ${kernel.name}`, lost: died.signal, agent: options.agent }),
         (async () => {
           while (!bootFailure() && !exited) {
             await sleep(200);
@@ -245,7 +266,7 @@ export class Vm implements AsyncDisposable {
     await stdoutTail.close();
     watch.booted();
     vm = new Vm({
-      kernel, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
+      kernel, ssh: { port, privateKeyPath: identity.privateKeyPath }, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
       process: vng, tmp, stdinWriter, watch, entry,
     });
     watch.start();
@@ -285,6 +306,17 @@ export class Vm implements AsyncDisposable {
   async watchCase(name: string): Promise<CaseWatch> {
     this.assertAlive();
     return CaseWatch.begin(this, name);
+  }
+
+  /** A position in the splats the console showed, to ask later what the kernel reported after it. */
+  splatMark(): number {
+    return this.#watch.mark();
+  }
+
+  /** The splats the console showed since `mark`, up to what it printed by now. */
+  async splatsSince(mark: number): Promise<Splat[]> {
+    await this.#watch.poll().catch(() => {});
+    return this.#watch.splatsSince(mark);
   }
 
   /** The console log so far, for attaching to a failure. */

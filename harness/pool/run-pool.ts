@@ -1,0 +1,87 @@
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { KernelImage } from '../kernels/unpack.ts';
+import { Vm } from '../vm/vm.ts';
+import type { Accel } from '../vm/accel.ts';
+import { cacheDir, runDir } from '../util/paths.ts';
+import { VmBroker } from './broker.ts';
+
+/**
+ * VMs at once, over all kernels: as many as the host has cores and memory
+ * for (1 GiB and 2 vCPUs each, with as much again for the host), or
+ * KMATRIX_MAX_VMS. vitest runs as many workers, so that every worker can hold a VM.
+ */
+export function vmCapacity(env: NodeJS.ProcessEnv = process.env): number {
+  const memoryBound = Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2));
+  return Number(env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound));
+}
+
+interface PoolRegistry {
+  kernels: Map<string, { image: KernelImage; accel: Accel }>;
+  /** The sequencer's plan: files per kernel. */
+  plan: Map<string, number>;
+  loader?: string;
+  agent?: string;
+  broker?: Promise<VmBroker>;
+  users: number;
+}
+
+// vitest loads the global set-up once per kernel project, and the sequencer
+// apart from it, all in its main process: the pool lives on the process.
+const KEY = Symbol.for('kmatrix.vm-pool');
+const holder = globalThis as { [KEY]?: PoolRegistry };
+const registry: PoolRegistry = (holder[KEY] ??= { kernels: new Map(), plan: new Map(), users: 0 });
+
+/** The sequencer's word on how many files of each kernel will run. */
+export function planFiles(plan: Map<string, number>): void {
+  for (const [kernel, count] of plan) registry.plan.set(kernel, count);
+}
+
+/**
+ * Joins the run's VM pool for one kernel (the global set-up of its project)
+ * and returns the pool, started on first use, and a function to leave it:
+ * the last to leave stops every VM.
+ */
+export async function joinPool(
+  kernel: KernelImage,
+  accel: Accel,
+  guestTools: { loader: string; agent: string },
+): Promise<{ broker: VmBroker; leave: () => Promise<void> }> {
+  registry.kernels.set(kernel.name, { image: kernel, accel });
+  registry.loader = guestTools.loader;
+  registry.agent = guestTools.agent;
+  registry.users++;
+  registry.broker ??= VmBroker.start({
+    capacity: vmCapacity(),
+    loader: () => registry.loader!,
+    boot: (name, label) => {
+      const entry = registry.kernels.get(name);
+      if (!entry) throw new Error(`no kernel ${name} in this run (known: ${[...registry.kernels.keys()].join(', ')})`);
+      return Vm.start(entry.image, {
+        accel: entry.accel,
+        cacheRoot: cacheDir(),
+        consoleLogPath: join(runDir(), 'consoles', `${label}.log`),
+        bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
+        agent: registry.agent,
+      });
+    },
+  });
+  const broker = await registry.broker;
+  for (const [name, count] of registry.plan) broker.expectFiles(name, count);
+  let left = false;
+  return {
+    broker,
+    leave: async () => {
+      if (left) return;
+      left = true;
+      if (--registry.users > 0) return;
+      registry.broker = undefined;
+      await broker.close();
+    },
+  };
+}
+
+/** The running pool, if any: the reporter reads its boots and leases. */
+export async function currentPool(): Promise<VmBroker | undefined> {
+  return registry.broker;
+}
