@@ -1,13 +1,17 @@
-// Boot benchmark: how far the harness is from the floor, measured in one run.
+// Benchmark: how far the harness is from the floor, measured in one run.
 //
-//   baseline  raw `qemu -kernel vmlinuz -initrd tiny.cpio` until a busybox
+//   floor     raw `qemu -kernel vmlinuz -initrd tiny.cpio` until a busybox
 //             /init prints a marker: the cheapest boot this kernel can do
-//   harness   Vm.start() until SSH answers (vng, virtiofs, guest init, sshd)
-//   exec      one SSH round trip (`true`) in the booted guest
+//   boot      Vm.start() until the guest agent answers (vng, virtiofs, guest
+//             init, sshd, SSH, agent)
+//   command   one guest command round trip (`true`), p50 of 50: through the
+//             agent (what scenarios use), and as its own SSH channel
 //   stop      Vm.stop(): clean power-off and cleanup
+//   matrix    with --matrix: the whole scenario matrix (`vitest run` of every
+//             kernel project), its wall time and how many boots it took
 //
-// Usage: npm run bench [-- --kernel 6.1 --runs 3]. Prints medians and the
-// harness/baseline ratio, and writes out/bench.json.
+// Usage: npm run bench [-- --kernel 6.1 --runs 3 --matrix]. Prints medians
+// and the boot/floor ratio, and writes out/bench.json.
 import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -17,12 +21,16 @@ import { fetchKernels } from '../kernels/fetch-all.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import { chooseAccel } from '../vm/accel.ts';
 import { Vm } from '../vm/vm.ts';
-import { cacheDir, outDir } from '../util/paths.ts';
+import { Guest } from '../guest/guest.ts';
+import { buildAll } from '../build/index.ts';
+import { cacheDir, outDir, projectRoot } from '../util/paths.ts';
 
-const { values } = parseArgs({ options: { kernel: { type: 'string' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { kernel: { type: 'string' }, runs: { type: 'string', default: '3' }, matrix: { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
 const kernels = selectKernels(await readLock(), values.kernel ?? process.env.KERNELS);
 const images = await fetchKernels(kernels);
+const { agent } = await buildAll();
+const COMMANDS = 50;
 
 const MARKER = 'kmatrix-bench-init';
 const busybox = '/bin/busybox';
@@ -58,6 +66,17 @@ async function rawBoot(vmlinuz: string, initrd: string, accel: string): Promise<
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** COMMANDS round trips of `true`, in ms each. */
+async function roundTrips(guest: Guest): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < COMMANDS; i++) {
+    const t = performance.now();
+    await guest.exec('true');
+    times.push(performance.now() - t);
+  }
+  return times;
+}
 const work = await mkdtemp(join(tmpdir(), 'kmatrix-bench-'));
 const results: Record<string, unknown>[] = [];
 try {
@@ -68,15 +87,20 @@ try {
     const baseline: number[] = [];
     const harness: number[] = [];
     const exec: number[] = [];
+    const sshExec: number[] = [];
     const stop: number[] = [];
     for (let i = 0; i < runs; i++) {
       baseline.push(await rawBoot(image.vmlinuz, initrd, accel));
-      const vm = await Vm.start(image, { accel, cacheRoot: cacheDir(), consoleLogPath: join(work, `console-${i}.log`) });
+      const vm = await Vm.start(image, { accel, cacheRoot: cacheDir(), consoleLogPath: join(work, `console-${i}.log`), agent });
       try {
         harness.push(vm.bootMs);
-        const t = performance.now();
-        await vm.guest.exec('true');
-        exec.push(performance.now() - t);
+        exec.push(...(await roundTrips(vm.guest)));
+        const plain = await Guest.connect({ port: vm.ssh.port, privateKeyPath: vm.ssh.privateKeyPath, deadline: Date.now() + 30_000, label: 'bench' });
+        try {
+          sshExec.push(...(await roundTrips(plain)));
+        } finally {
+          plain.close();
+        }
       } finally {
         const t = performance.now();
         await vm.stop();
@@ -87,14 +111,23 @@ try {
       kernel: kernel.name, accel, runs,
       baselineMs: Math.round(median(baseline)), harnessBootMs: Math.round(median(harness)),
       ratio: Number((median(harness) / median(baseline)).toFixed(2)),
-      execRoundTripMs: Math.round(median(exec)), stopMs: Math.round(median(stop)),
+      commandP50Ms: Math.round(median(exec)), sshChannelCommandP50Ms: Math.round(median(sshExec)), stopMs: Math.round(median(stop)),
     };
     results.push(row);
     console.log(
-      `${kernel.name} (${accel}, median of ${runs}): raw QEMU boot ${(row.baselineMs / 1000).toFixed(1)} s, ` +
-        `harness boot to SSH ${(row.harnessBootMs / 1000).toFixed(1)} s = ${row.ratio}x baseline; ` +
-        `exec round trip ${row.execRoundTripMs} ms; stop ${row.stopMs} ms`,
+      `${kernel.name} (${accel}, median of ${runs}): floor ${(row.baselineMs / 1000).toFixed(1)} s, ` +
+        `boot to ready ${(row.harnessBootMs / 1000).toFixed(1)} s = ${row.ratio}x floor; ` +
+        `command p50 ${row.commandP50Ms} ms (own SSH channel: ${row.sshChannelCommandP50Ms} ms); stop ${row.stopMs} ms`,
     );
+  }
+  if (values.matrix) {
+    const started = performance.now();
+    const run = await execa('vitest', ['run', '--project', 'kernel *'], { cwd: projectRoot, reject: false, all: true, env: { KERNELS: kernels.map((k) => k.name).join(',') } });
+    const wallS = (performance.now() - started) / 1000;
+    const summary = /VMs: .*/.exec(run.all ?? '')?.[0] ?? 'no pool summary';
+    const matrix = /matrix: .*/.exec(run.all ?? '')?.[0] ?? 'no matrix line';
+    results.push({ matrix: { wallS: Math.round(wallS), exitCode: run.exitCode, summary, matrixLine: matrix } });
+    console.log(`matrix (${kernels.length} kernels): ${wallS.toFixed(0)} s wall, exit ${run.exitCode}; ${matrix}; ${summary}`);
   }
   await mkdir(outDir(), { recursive: true });
   await writeFile(join(outDir(), 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -7,6 +7,7 @@ import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts
 import { renderJUnit } from './junit.ts';
 import { EXPECTED_FAIL_ANNOTATION, NOTE_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
 import { currentPool } from '../pool/run-pool.ts';
+import type { LeaseRecord } from '../pool/broker.ts';
 import { summarizePool } from './pool-summary.ts';
 import { addPhases, type Phases } from './phases.ts';
 
@@ -20,6 +21,7 @@ const KERNEL_PROJECT = /^kernel (.+)$/;
  */
 export default class MatrixReporter implements Reporter {
   async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
+    const pool = await currentPool();
     const cells: Cell[] = [];
     const offsets: Record<string, Record<string, number>> = {};
     const kernelOrder: string[] = [];
@@ -37,14 +39,14 @@ export default class MatrixReporter implements Reporter {
       const kernel = KERNEL_PROJECT.exec(module.project.name)?.[1];
       if (!kernel) continue;
       if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
-      cells.push(cellOf(module, kernel, tests));
+      const lease = pool?.leases.find((l) => l.kernel === kernel && l.file.endsWith(`/${basename(module.moduleId)}`));
+      cells.push(cellOf(module, kernel, tests, lease));
       for (const t of tests) {
         for (const a of t.annotations()) {
           if (a.type === OFFSETS_ANNOTATION) Object.assign((offsets[kernel] ??= {}), JSON.parse(a.message) as Record<string, number>);
         }
       }
     }
-    const pool = await currentPool();
     const boots: Record<string, number[]> = {};
     for (const boot of pool?.boots ?? []) (boots[boot.kernel] ??= []).push(boot.bootMs);
     if (cells.length > 0) {
@@ -76,7 +78,7 @@ export default class MatrixReporter implements Reporter {
 
 type TestCaseOf<M extends TestModule> = ReturnType<M['children']['allTests']> extends Iterable<infer T> ? T : never;
 
-function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule>[]): Cell {
+function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule>[], lease?: LeaseRecord): Cell {
   const scenario = basename(module.moduleId).replace(/\.test\.ts$/, '');
   const durationMs = module.diagnostic().duration;
   const results = tests.map((t) => t.result());
@@ -94,13 +96,18 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
     return { scenario, kernel, status: 'skip', reason: note ?? 'skipped', durationMs };
   }
   const notes = tests.flatMap((t) => t.annotations().filter((a) => a.type === NOTE_ANNOTATION).map((a) => a.message));
-  return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}), ...phasesOf(tests) };
+  return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}), ...phasesOf(tests, lease) };
 }
 
-/** The file's phases: its cases' added up (each case's are in its meta, set by the startLoader fixture). */
-function phasesOf(tests: TestCaseOf<TestModule>[]): { phases?: Phases } {
+/**
+ * The file's phases: its cases' added up (each case's are in its meta, set
+ * by the startLoader fixture), and its wait for the VM and the VM's reset
+ * after it, from the pool.
+ */
+function phasesOf(tests: TestCaseOf<TestModule>[], lease?: LeaseRecord): { phases?: Phases } {
   const all = tests.map((t) => t.meta().phases).filter((p): p is Phases => p !== undefined);
-  return all.length ? { phases: all.reduce(addPhases) } : {};
+  if (!all.length) return {};
+  return { phases: { ...all.reduce(addPhases), vmWait: lease?.waitMs ?? 0, reset: lease?.resetMs ?? 0 } };
 }
 
 function firstLine(text: string): string {

@@ -1,5 +1,7 @@
 /** Where a scenario's time goes, in milliseconds. */
 export interface Phases {
+  /** Waiting for the kernel's VM: another file's turn on it, or its boot (from the pool's lease records). */
+  vmWait: number;
   /** Copying the loader and the object into the guest. */
   upload: number;
   /** From starting the loader to its programs being loaded: process start, the object's load, the verifier. */
@@ -12,11 +14,14 @@ export interface Phases {
   drain: number;
   /** After the loader stopped: comparing with the truth, and the kernel log's check. */
   checks: number;
-  /** The rest of the case: its VM lease, its own guest commands before the loader. */
+  /** The rest of the cases: guest commands of their own before the loader, the kernel log's marker. */
   other: number;
+  /** Resetting the VM after the file (from the pool's lease records). */
+  reset: number;
 }
 
 export const PHASE_NAMES: Record<keyof Phases, string> = {
+  vmWait: 'VM wait',
   upload: 'upload',
   loadVerify: 'load/verify',
   attach: 'attach',
@@ -24,6 +29,7 @@ export const PHASE_NAMES: Record<keyof Phases, string> = {
   drain: 'drain',
   checks: 'checks',
   other: 'other',
+  reset: 'reset',
 };
 
 /** One loader session's moments (ms, performance.now()) and the loader's own timings. */
@@ -38,7 +44,7 @@ export interface LoaderTimeline {
 }
 
 export function emptyPhases(): Phases {
-  return { upload: 0, loadVerify: 0, attach: 0, traffic: 0, drain: 0, checks: 0, other: 0 };
+  return { vmWait: 0, upload: 0, loadVerify: 0, attach: 0, traffic: 0, drain: 0, checks: 0, other: 0, reset: 0 };
 }
 
 /**
