@@ -5,7 +5,9 @@ import { open, type FileHandle } from 'node:fs/promises';
  * lines. Polling keeps it simple and cheap at the rate a console writes.
  */
 export class FileTail {
-  #handle?: FileHandle;
+  // The promise, not the handle: two reads at once must not open it twice.
+  #handle?: Promise<FileHandle>;
+  #closed = false;
   #offset = 0;
   #partial = '';
   readonly #path: string;
@@ -16,13 +18,14 @@ export class FileTail {
 
   /** New complete lines since the last call (an unfinished last line waits). */
   async read(): Promise<string[]> {
-    this.#handle ??= await open(this.#path, 'r');
+    if (this.#closed) return [];
+    const handle = await (this.#handle ??= open(this.#path, 'r'));
     // QEMU reopens its output files with O_TRUNC: start over when that happens.
-    if ((await this.#handle.stat()).size < this.#offset) this.#offset = 0;
+    if ((await handle.stat()).size < this.#offset) this.#offset = 0;
     const buffer = Buffer.alloc(64 * 1024);
     let text = '';
     for (;;) {
-      const { bytesRead } = await this.#handle.read(buffer, 0, buffer.length, this.#offset);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.#offset);
       if (bytesRead === 0) break;
       this.#offset += bytesRead;
       text += buffer.subarray(0, bytesRead).toString('utf8');
@@ -32,8 +35,11 @@ export class FileTail {
     return lines.map((l) => l.replace(/\r$/, ''));
   }
 
+  /** Closes the file; later reads return nothing. */
   async close(): Promise<void> {
-    await this.#handle?.close();
+    this.#closed = true;
+    const handle = this.#handle;
     this.#handle = undefined;
+    await handle?.then((h) => h.close(), () => {});
   }
 }

@@ -3,6 +3,8 @@ import { shellQuote } from '../util/shell.ts';
 
 /** Printed by the guest's init script once userspace runs; SSH is probed after it. */
 export const UP_MARKER = 'kmatrix-guest-up';
+/** Printed instead, with the reason after it, when the guest cannot serve: the boot fails at once. */
+export const FAILED_MARKER = 'kmatrix-guest-failed:';
 
 /**
  * What the guest's init runs once userspace is up.
@@ -32,7 +34,10 @@ export function guestScript(sshdConfigPath: string): string {
     // binding). -r: no re-exec per connection, 100 ms less per login under
     // TCG; an sshd too new to know it is started without.
     'mkdir -p /run/sshd',
-    `/usr/sbin/sshd -r ${sshdArgs} 2>/dev/null || /usr/sbin/sshd ${sshdArgs}`,
+    `if ! /usr/sbin/sshd -r ${sshdArgs} 2>/dev/null && ! /usr/sbin/sshd ${sshdArgs}; then`,
+    `  [ -x /usr/sbin/sshd ] || { echo "${FAILED_MARKER} no /usr/sbin/sshd on the host, which the guest shares: install openssh-server"; exit 1; }`,
+    `  echo "${FAILED_MARKER} sshd did not start: $(tail -n 5 /run/kmatrix-sshd.log 2>/dev/null)"; exit 1`,
+    'fi',
     'for dev in /sys/class/net/*; do',
     '  name=${dev##*/}; [ "$name" = lo ] && continue',
     '  ip link set "$name" up; ip addr replace 10.0.2.15/24 dev "$name"',

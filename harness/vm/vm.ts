@@ -16,7 +16,7 @@ import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
 import type { VmHandle } from './vm-handle.ts';
 import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
-import { guestScript, UP_MARKER } from './guest-script.ts';
+import { FAILED_MARKER, guestScript, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
@@ -241,7 +241,12 @@ export class Vm implements VmHandle, AsyncDisposable {
       await watch.poll();
       const broken = bootFailure();
       if (broken) return fail(broken);
-      if (!up) up = (await stdoutTail.read()).includes(UP_MARKER);
+      if (!up) {
+        const lines = await stdoutTail.read();
+        const failed = lines.find((line) => line.startsWith(FAILED_MARKER));
+        if (failed) return fail(`the guest could not start its services: ${failed.slice(FAILED_MARKER.length).trim()}`);
+        up = lines.includes(UP_MARKER);
+      }
       if (exited) return fail(`vng exited (${await vng.exited}) before the guest came up`);
       if (Date.now() > deadline) return fail(`no guest userspace within ${Math.round((deadline - started) / 1000)} s (boot deadline)`);
       if (options.signal?.aborted) return fail('aborted');
