@@ -31,6 +31,7 @@ const kernels = selectKernels(await readLock(), values.kernel ?? process.env.KER
 const images = await fetchKernels(kernels);
 const { agent } = await buildAll();
 const COMMANDS = 50;
+let warned = false;
 
 const MARKER = 'kmatrix-bench-init';
 const busybox = '/bin/busybox';
@@ -83,7 +84,10 @@ try {
   const initrd = await tinyInitramfs(work);
   for (const kernel of kernels) {
     const image = images.get(kernel.name)!;
-    const accel = await chooseAccel((process.env.KMATRIX_ACCEL as 'auto') ?? 'auto', image.vmlinuz, cacheDir());
+    const accel = await chooseAccel((process.env.KMATRIX_ACCEL as 'auto') ?? 'auto', image.vmlinuz, cacheDir(), (msg) => {
+      if (!warned) console.warn(msg); // once per run, not per kernel
+      warned = true;
+    });
     const baseline: number[] = [];
     const harness: number[] = [];
     const exec: number[] = [];
