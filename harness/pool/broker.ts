@@ -90,6 +90,8 @@ export class VmBroker implements AsyncDisposable {
   /** Files of each kernel still to come, when the sequencer announced them. */
   readonly #remaining = new Map<string, number>();
   readonly #bootedKernels = new Set<string>();
+  /** Kernels whose VM was stopped to make room while they still had files. */
+  readonly #evicted = new Set<string>();
   readonly #sockets = new Set<Socket>();
   #nextId = 1;
   #closing?: Promise<void>;
@@ -192,6 +194,7 @@ export class VmBroker implements AsyncDisposable {
     const idle = [...this.#entries].filter((e) => e.state === 'idle' && (e.kernel !== lease.kernel || lease.own));
     const victim = idle.find((e) => (this.#remaining.get(e.kernel) ?? 1) <= 0) ?? idle[0];
     if (!victim) return false;
+    if ((this.#remaining.get(victim.kernel) ?? 1) > 0) this.#evicted.add(victim.kernel);
     this.#entries.delete(victim);
     void victim.vm!.stop();
     return true;
@@ -206,7 +209,9 @@ export class VmBroker implements AsyncDisposable {
         ? 'first'
         : this.#live(lease.kernel, false).length > 1
           ? 'pool'
-          : 'replacement';
+          : this.#evicted.delete(lease.kernel)
+            ? 'after eviction'
+            : 'replacement';
     this.#bootedKernels.add(lease.kernel);
     try {
       const vm = await this.#options.boot(lease.kernel, `${entry.id.replace('#', '-vm')}`);
