@@ -7,6 +7,7 @@ import { describeSplats } from '../vm/kernel-log.ts';
 import type { Vm, VmDiedError } from '../vm/vm.ts';
 import { BrokerMessage, WorkerMessage, type Released } from './messages.ts';
 import { cleanupScript, describeLeftovers, leftovers, snapshotGuest, type GuestState } from './guest-state.ts';
+import { forget, track, type VmEntry } from '../vm/reaper.ts';
 
 /** Boots one VM of a kernel; `label` names its console log. */
 export type BootVm = (kernel: string, label: string) => Promise<Vm>;
@@ -84,7 +85,8 @@ export class VmBroker implements AsyncDisposable {
   readonly leases: LeaseRecord[] = [];
   readonly #options: BrokerOptions;
   readonly #server: Server;
-  readonly #dir: { path: string };
+  /** The socket's temp dir, known to the reaper (pid 0: nothing to kill). */
+  readonly #dir: VmEntry;
   readonly #entries = new Set<PoolEntry>();
   readonly #pending: Lease[] = [];
   /** Files of each kernel still to come, when the sequencer announced them. */
@@ -96,7 +98,7 @@ export class VmBroker implements AsyncDisposable {
   #nextId = 1;
   #closing?: Promise<void>;
 
-  private constructor(options: BrokerOptions, server: Server, dir: { path: string }, socketPath: string) {
+  private constructor(options: BrokerOptions, server: Server, dir: VmEntry, socketPath: string) {
     this.#options = options;
     this.#server = server;
     this.#dir = dir;
@@ -105,9 +107,12 @@ export class VmBroker implements AsyncDisposable {
 
   static async start(options: BrokerOptions): Promise<VmBroker> {
     const dir = await tmpDir({ prefix: 'kmatrix-broker-' });
+    // Removed on exit also when the run is interrupted (the VMs' own reaper).
+    const entry: VmEntry = { pid: 0, tmp: dir.path };
+    track(entry);
     const socketPath = join(dir.path, 'broker.sock');
     const server = createServer();
-    const broker = new VmBroker(options, server, dir, socketPath);
+    const broker = new VmBroker(options, server, entry, socketPath);
     server.on('connection', (socket) => broker.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -317,7 +322,8 @@ export class VmBroker implements AsyncDisposable {
       this.#entries.clear();
       for (const socket of this.#sockets) socket.destroy();
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-      await rm(this.#dir.path, { recursive: true, force: true });
+      await rm(this.#dir.tmp, { recursive: true, force: true });
+      forget(this.#dir);
     })();
     return this.#closing;
   }
