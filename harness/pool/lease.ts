@@ -134,9 +134,11 @@ export class LeasedVm implements VmHandle, AsyncDisposable {
     this.#released ??= (async () => {
       this.guest.close();
       const verdict = new Promise<Released>((resolve) => (this.#onReleased = resolve));
-      const ended = new Promise<never>((_, reject) =>
-        this.#socket.once('close', () => reject(new Error(`kernel ${this.kernel.name}: the VM broker hung up before saying how the VM was after this file`))),
-      );
+      const hungUp = () => new Error(`kernel ${this.kernel.name}: the VM broker hung up before saying how the VM was after this file`);
+      const ended = new Promise<never>((_, reject) => {
+        if (this.#socket.destroyed) reject(hungUp());
+        else this.#socket.once('close', () => reject(hungUp()));
+      });
       this.#socket.write(`${JSON.stringify({ type: 'release' })}\n`);
       try {
         return await withTimeout(Promise.race([verdict, ended]), RELEASE_TIMEOUT_MS, `kernel ${this.kernel.name}: no word on the VM within ${RELEASE_TIMEOUT_MS / 1000} s of this file's end`);
