@@ -37,11 +37,11 @@ function fakeVm(kernel: string, n: number): FakeVm {
 }
 
 /** A worker's side of one lease, over the broker's socket. */
-async function lease(broker: VmBroker, kernel: string) {
+async function lease(broker: VmBroker, kernel: string, own = false) {
   const socket = connect(broker.socketPath);
   const lines = createInterface({ input: socket })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await lines.next()).value as string) as Record<string, unknown>;
-  socket.write(`${JSON.stringify({ type: 'lease', kernel, file: `scenarios/${kernel}.test.ts`, own: false })}\n`);
+  socket.write(`${JSON.stringify({ type: 'lease', kernel, file: `scenarios/${kernel}.test.ts`, own })}\n`);
   const granted = await next();
   return {
     granted,
@@ -114,6 +114,20 @@ describe('VmBroker', () => {
     const only = await lease(broker, 'A');
     vms[0]!.stuck.push('/tmp/immortal');
     expect(await only.release()).toMatchObject({ broken: 'the file left what could not be removed: files: /tmp/immortal' });
+  });
+
+  test('a file that asks for a VM of its own gets a fresh one, stopped after it, while the shared one waits', async () => {
+    const { broker, vms } = await start(2, { A: 3 });
+    await (await lease(broker, 'A')).release();
+    const own = await lease(broker, 'A', true);
+    expect(own.granted.vmId).not.toBe('A#1');
+    vms[1]!.die('kernel panic'); // what such a file may do on purpose
+    expect(await own.release()).not.toHaveProperty('broken');
+    expect(vms[1]!.stopped).toBe(true);
+    const shared = await lease(broker, 'A');
+    expect(shared.granted).toMatchObject({ vmId: 'A#1', filesBefore: 1 });
+    await shared.release();
+    expect(broker.boots.map((b) => b.why)).toEqual(['first', 'own']);
   });
 
   test('an idle VM whose kernel has no files left makes room for the next kernel', async () => {

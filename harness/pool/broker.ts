@@ -299,8 +299,8 @@ export class VmBroker implements AsyncDisposable {
 
   async #inspect(entry: PoolEntry, lease: Lease): Promise<Omit<Released, 'type' | 'resetMs'>> {
     const vm = entry.vm!;
+    if (entry.own) return {}; // stopped after its one file, whatever its state
     if (vm.lost.aborted) return { broken: `the VM died during the file (${(vm.lost.reason as VmDiedError).reason})` };
-    if (entry.own) return {};
     // A kernel that reported a problem is not one whose results we trust for
     // the next file, even if the case that saw it failed already.
     const splats = await vm.splatsSince(lease.splatMark ?? 0);
