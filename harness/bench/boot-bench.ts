@@ -128,8 +128,8 @@ try {
     const started = performance.now();
     const run = await execa('vitest', ['run', '--project', 'kernel *'], { cwd: projectRoot, reject: false, all: true, env: { KERNELS: kernels.map((k) => k.name).join(',') } });
     const wallS = (performance.now() - started) / 1000;
-    const summary = /VMs: .*/.exec(run.all ?? '')?.[0] ?? 'no pool summary';
-    const matrix = /matrix: .*/.exec(run.all ?? '')?.[0] ?? 'no matrix line';
+    const summary = /^VMs: .*$/m.exec(run.all ?? '')?.[0] ?? 'no pool summary';
+    const matrix = /^matrix: .*$/m.exec(run.all ?? '')?.[0] ?? 'no matrix line';
     results.push({ matrix: { wallS: Math.round(wallS), exitCode: run.exitCode, summary, matrixLine: matrix } });
     console.log(`matrix (${kernels.length} kernels): ${wallS.toFixed(0)} s wall, exit ${run.exitCode}; ${matrix}; ${summary}`);
   }
