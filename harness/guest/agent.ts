@@ -1,10 +1,7 @@
 import type { ClientChannel } from 'ssh2';
 import * as z from 'zod';
 import { settlesWithin } from '../util/time.ts';
-import { RunningCommand, type CommandTransport } from './guest.ts';
-
-/** How long killing a command's session may take before we give up on it. */
-const KILL_TIMEOUT_MS = 10_000;
+import { KILL_TIMEOUT_MS, RunningCommand, type CommandTransport } from './guest.ts';
 
 // kmatrix-agent's events (userspace-rs/src/bin/kmatrix-agent.rs).
 const AgentEvent = z.discriminatedUnion('ev', [

@@ -26,7 +26,7 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 /** How long a lost connection waits for the VM's death to be established (see whyGone). */
 const DEATH_GRACE_MS = 5_000;
 /** How long killing a command in the guest may take before we give up on it. */
-const KILL_TIMEOUT_MS = 10_000;
+export const KILL_TIMEOUT_MS = 10_000;
 
 export class CommandTimeoutError extends Error {
   readonly partial: ExecResult;
