@@ -2,10 +2,11 @@ import { describe, expect, test } from 'vitest';
 import { cleanupScript, describeLeftovers, leftovers, parseGuestState } from './guest-state.ts';
 
 const census = (programs: string[], maps: string[] = []) =>
+  'census\t' +
   JSON.stringify({ v: 1, kind: 'census', programs: programs.map((p, i) => ({ id: i + 1, name: p })), maps: maps.map((m, i) => ({ id: i + 1, name: m })) });
 
 describe('guest state', () => {
-  const baseline = parseGuestState('processes\t1 virtme-ng-init\nlinks\tlo\nlinks\teth0\nmounts\t/\nfiles\t/tmp/.X11-unix', census([]));
+  const baseline = parseGuestState(`processes\t1 virtme-ng-init\nlinks\tlo\nlinks\teth0\nmounts\t/\nfiles\t/tmp/.X11-unix\n${census([])}`);
 
   test('parses the listing and the census', () => {
     expect([...baseline.processes]).toEqual(['1 virtme-ng-init']);
@@ -15,8 +16,7 @@ describe('guest state', () => {
 
   test('what a file added, per kind, and nothing for what it removed', () => {
     const after = parseGuestState(
-      'processes\t1 virtme-ng-init\nprocesses\t200 sleep\nlinks\tlo\nlinks\tveth0\nnetns\tns1\nmounts\t/\nmounts\t/tmp/m\nfiles\t/tmp/x',
-      census(['xdp_prog'], ['COUNTS']),
+      `processes\t1 virtme-ng-init\nprocesses\t200 sleep\nlinks\tlo\nlinks\tveth0\nnetns\tns1\nmounts\t/\nmounts\t/tmp/m\nfiles\t/tmp/x\n${census(['xdp_prog'], ['COUNTS'])}`,
     );
     const extra = leftovers(baseline, after);
     expect(extra).toEqual({
@@ -36,15 +36,16 @@ describe('guest state', () => {
     expect(script).not.toContain('ip link set dev lo xdp off');
   });
 
-  test('the census may come as a line of the listing', () => {
-    const state = parseGuestState(`links\tlo\ncensus\t${census(['tp'])}\n`);
+  test('the census is a line of the listing, wherever it stands', () => {
+    const state = parseGuestState(`${census(['tp'])}\nlinks\tlo\n`);
     expect([...state.programs]).toEqual(['1 tp']);
     expect([...state.links]).toEqual(['lo']);
   });
 
   test('a listing line of an unknown kind, or a census that failed, is an error', () => {
-    expect(() => parseGuestState('sockets\tx', census([]))).toThrow(/unknown kind/);
-    expect(() => parseGuestState('', '{"v":1,"kind":"error","stage":"run","message":"EPERM"}')).toThrow(/census failed: .*EPERM/);
-    expect(() => parseGuestState('', 'not json')).toThrow(/not JSON/);
+    expect(() => parseGuestState(`sockets\tx\n${census([])}`)).toThrow(/unknown kind/);
+    expect(() => parseGuestState('census\t{"v":1,"kind":"error","stage":"run","message":"EPERM"}')).toThrow(/census failed: .*EPERM/);
+    expect(() => parseGuestState('census\tnot json')).toThrow(/not JSON/);
+    expect(() => parseGuestState('links\tlo')).toThrow(/not JSON/); // no census at all
   });
 });

@@ -69,17 +69,17 @@ function emptyState(): GuestState {
   return Object.fromEntries(KINDS.map((k) => [k, new Set<string>()])) as unknown as GuestState;
 }
 
-/** Parses the snapshot script's lines and the loader's census line (or a `census<TAB>` line in the listing). */
-export function parseGuestState(listing: string, censusLine?: string): GuestState {
-  censusLine ??= listing.split('\n').find((line) => line.startsWith('census\t'))?.slice('census\t'.length) ?? '';
-  listing = listing.split('\n').filter((line) => !line.startsWith('census\t')).join('\n');
+/** Parses the snapshot's `kind<TAB>name` lines, the loader's census among them as `census<TAB>{…}`. */
+export function parseGuestState(listing: string): GuestState {
   const state = emptyState();
+  let censusLine = '';
   for (const line of listing.split('\n')) {
     const tab = line.indexOf('\t');
     if (tab < 0) continue;
-    const kind = line.slice(0, tab) as StateKind;
-    if (!KINDS.includes(kind)) throw new Error(`guest state listing: unknown kind in line ${JSON.stringify(line)}`);
-    state[kind].add(line.slice(tab + 1));
+    const kind = line.slice(0, tab);
+    if (kind === 'census') censusLine = line.slice(tab + 1);
+    else if (KINDS.includes(kind as StateKind)) state[kind as StateKind].add(line.slice(tab + 1));
+    else throw new Error(`guest state listing: unknown kind in line ${JSON.stringify(line)}`);
   }
   let census: { kind?: string; programs?: { id: number; name: string }[]; maps?: { id: number; name: string }[] };
   try {
