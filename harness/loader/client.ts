@@ -103,13 +103,13 @@ export class LoaderSession implements AsyncDisposable {
   #ready?: ReadyLine;
   #finished = false;
   #state: 'running' | 'stopping' | 'stopped' = 'running';
-  /** When it started, uploaded, was ready, was asked to stop and stopped: the report's phases. */
-  readonly #moments: { startedAt: number; uploadedAt: number; readyAt: number; stopCalledAt?: number; stoppedAt?: number };
+  /** When it started, was ready, was asked to stop and stopped: the report's phases. */
+  readonly #moments: { startedAt: number; readyAt: number; stopCalledAt?: number; stoppedAt?: number };
 
-  private constructor(process: LoaderProcess, options: SessionOptions, moments: { startedAt: number; uploadedAt: number }) {
+  private constructor(process: LoaderProcess, options: SessionOptions, startedAt: number) {
     this.#process = process;
     this.#options = options;
-    this.#moments = { ...moments, readyAt: moments.uploadedAt };
+    this.#moments = { startedAt, readyAt: startedAt };
     this.#reading = this.#read().finally(() => (this.#finished = true));
   }
 
@@ -130,10 +130,9 @@ export class LoaderSession implements AsyncDisposable {
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
     // exec: the loader becomes the command's process, so its exit (or the
     // signal it died of) is what the session sees.
-    const uploadedAt = performance.now();
     const process = await guest.stream(`exec ${args.map(shellQuote).join(' ')}`);
     const streamedMaps = [...Object.keys(spec.ringbufs ?? {}), ...Object.keys(spec.perf ?? {})];
-    return LoaderSession.attach(process, { kernel, streamedMaps, assertUsable: () => guest.assertUsable() }, timeoutMs, { startedAt, uploadedAt });
+    return LoaderSession.attach(process, { kernel, streamedMaps, assertUsable: () => guest.assertUsable() }, timeoutMs, startedAt);
   }
 
   /** A session over a loader that is already running; waits for its `ready` line. */
@@ -141,9 +140,9 @@ export class LoaderSession implements AsyncDisposable {
     process: LoaderProcess,
     options: SessionOptions,
     timeoutMs = 120_000,
-    moments = { startedAt: performance.now(), uploadedAt: performance.now() },
+    startedAt = performance.now(),
   ): Promise<LoaderSession> {
-    const session = new LoaderSession(process, options, moments);
+    const session = new LoaderSession(process, options, startedAt);
     try {
       await session.#waitFor(() => session.#ready !== undefined, timeoutMs, "the loader's ready line");
       session.#moments.readyAt = performance.now();

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { describePhases, PHASE_NAMES, type Phases } from './phases.ts';
 
 const PhasesSchema = z.strictObject({
-  vmWait: z.number(), upload: z.number(), loadVerify: z.number(), attach: z.number(), traffic: z.number(), drain: z.number(), checks: z.number(), other: z.number(), reset: z.number(),
+  vmWait: z.number(), loadVerify: z.number(), attach: z.number(), traffic: z.number(), drain: z.number(), checks: z.number(), other: z.number(), reset: z.number(),
 });
 
 /** One scenario on one kernel. */

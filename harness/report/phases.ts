@@ -2,8 +2,6 @@
 export interface Phases {
   /** Waiting for the kernel's VM: another file's turn on it, or its boot (from the pool's lease records). */
   vmWait: number;
-  /** Copying the loader and the object into the guest. */
-  upload: number;
   /** From starting the loader to its programs being loaded: process start, the object's load, the verifier. */
   loadVerify: number;
   /** Attaching the programs. */
@@ -22,7 +20,6 @@ export interface Phases {
 
 export const PHASE_NAMES: Record<keyof Phases, string> = {
   vmWait: 'VM wait',
-  upload: 'upload',
   loadVerify: 'load/verify',
   attach: 'attach',
   traffic: 'traffic',
@@ -35,7 +32,6 @@ export const PHASE_NAMES: Record<keyof Phases, string> = {
 /** One loader session's moments (ms, performance.now()) and the loader's own timings. */
 export interface LoaderTimeline {
   startedAt: number;
-  uploadedAt: number;
   readyAt: number;
   stopCalledAt?: number;
   stoppedAt?: number;
@@ -44,7 +40,7 @@ export interface LoaderTimeline {
 }
 
 export function emptyPhases(): Phases {
-  return { vmWait: 0, upload: 0, loadVerify: 0, attach: 0, traffic: 0, drain: 0, checks: 0, other: 0, reset: 0 };
+  return { vmWait: 0, loadVerify: 0, attach: 0, traffic: 0, drain: 0, checks: 0, other: 0, reset: 0 };
 }
 
 /**
@@ -56,10 +52,9 @@ export function casePhases(caseStart: number, caseEnd: number, sessions: LoaderT
   const phases = emptyPhases();
   let lastStop: number | undefined;
   for (const s of sessions) {
-    const attach = Math.min(s.attachMs ?? 0, s.readyAt - s.uploadedAt);
-    phases.upload += s.uploadedAt - s.startedAt;
+    const attach = Math.min(s.attachMs ?? 0, s.readyAt - s.startedAt);
     phases.attach += attach;
-    phases.loadVerify += s.readyAt - s.uploadedAt - attach;
+    phases.loadVerify += s.readyAt - s.startedAt - attach;
     const stopped = s.stoppedAt ?? caseEnd;
     const stopCalled = s.stopCalledAt ?? stopped;
     phases.traffic += stopCalled - s.readyAt;
@@ -79,7 +74,7 @@ export function addPhases(a: Phases, b: Phases): Phases {
   return sum;
 }
 
-/** "upload 0.3 s, load/verify 1.2 s, …", largest first, zero phases left out. */
+/** "traffic 3.1 s, load/verify 1.2 s, …", largest first, zero phases left out. */
 export function describePhases(phases: Phases): string {
   return (Object.entries(phases) as [keyof Phases, number][])
     .filter(([, ms]) => ms > 0)
