@@ -13,8 +13,8 @@ test('exec events and per-uid counts match what the guest ran', async ({ vm, ker
   requireKernel({ kernel, skip }, '5.8', 'BPF_MAP_TYPE_RINGBUF');
   const loader = await startLoader('exec', {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
-    ringbufs: { EXEC_EVENTS: 'exec_event' },
-    maps: { EXECS_BY_UID: 'u32:u64', EXEC_DROPPED: 'u32:u64' },
+    ringbufs: { EXEC_EVENTS: 'ExecEvent' },
+    maps: { EXECS_BY_UID: 'declared', EXEC_DROPPED: 'declared' },
   });
   expect(loader.ready.programs).toContainEqual({ name: 'sched_process_exec', type: 'tracepoint', attach: 'sched/sched_process_exec' });
 

@@ -17,7 +17,7 @@ const SUM_OF_LOOP = (LOOPS * (LOOPS + 1)) / 2;
 test(`bpf_loop: works from ${BPF_LOOP_SINCE}, rejected cleanly by the verifier before`, async ({ vm, startLoader, annotate }) => {
   const spec = {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
-    ringbufs: { GATE_EVENTS: 'gate_event' },
+    ringbufs: { GATE_EVENTS: 'GateEvent' },
   };
   if (!kernelAtLeast(vm.kernel.release, BPF_LOOP_SINCE)) {
     const error = await startLoader('gate', spec).then(

@@ -21,7 +21,7 @@ test('XDP and TC count exactly the ICMP, UDP and TCP packets the receiver got', 
   const loader = await startLoader('packets', {
     netns: NET.nsB,
     attach: { count_xdp: `xdp:${NET.ifB}`, count_tc: `tc-ingress:${NET.ifB}` },
-    maps: { XDP_PACKETS: 'u32:u64', TC_PACKETS: 'u32:u64' },
+    maps: { XDP_PACKETS: 'declared', TC_PACKETS: 'declared' },
   });
   const before = await readReceived(vm.guest);
   await sendPackets(vm.guest, { icmp: 3, udp: 4, tcp: 2 });

@@ -12,8 +12,8 @@ const FIELDS = ['pid', 'tgid', 'uid', 'gid', 'comm'];
 test('RingBuf and PerfEventArray carry the same events, equal to the truth', async ({ vm, startLoader, annotate }) => {
   const loader = await startLoader('perf_ring', {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
-    ringbufs: { RING_EVENTS: 'exec_event' },
-    perf: { PERF_EVENTS: 'exec_event' },
+    ringbufs: { RING_EVENTS: 'ExecEvent' },
+    perf: { PERF_EVENTS: 'ExecEvent' },
     maps: { RING_DROPPED: 'u32:u64' },
   });
   const truth = await generateExecs(vm.guest, { count: RUNS, ids: { uid: 4242, gid: 4343 } });

@@ -7,6 +7,7 @@
 import { test, expect } from '../harness/scenario/fixtures.ts';
 import { annotateOffsets } from '../harness/report/annotations.ts';
 import { TCP_PROBE_COMM, generateConnects } from '../harness/traffic/tcp.ts';
+import { ipv4FromNetworkOrder } from '../harness/expect/formats.ts';
 
 const PORTS = [18080, 18443];
 const PER_PORT = 4;
@@ -14,8 +15,8 @@ const PER_PORT = 4;
 test('every connect: pid, destination address and port, and per-port counts', async ({ vm, startLoader, annotate }) => {
   const loader = await startLoader('tcp_connect', {
     attach: { tcp_connect: 'kprobe:tcp_connect' },
-    ringbufs: { TCP_EVENTS: 'tcp_event' },
-    maps: { CONNECTS_BY_PORT: 'u16:u64' },
+    ringbufs: { TCP_EVENTS: 'TcpEvent' },
+    maps: { CONNECTS_BY_PORT: 'declared' },
     btfOffsets: {
       SOCK_DADDR_OFF: 'sock.__sk_common.skc_daddr',
       SOCK_DPORT_OFF: 'sock.__sk_common.skc_dport',
@@ -30,7 +31,9 @@ test('every connect: pid, destination address and port, and per-port counts', as
   const result = await loader.stop();
   await annotateOffsets(annotate, result.ready.offsets ?? {});
 
-  const events = result.events.filter((e) => e.fields.comm === TCP_PROBE_COMM).map((e) => e.fields);
+  const events = result.events
+    .filter((e) => e.fields.comm === TCP_PROBE_COMM)
+    .map((e) => ({ ...e.fields, daddr: ipv4FromNetworkOrder(e.fields.daddr as number) }));
   expect(truth.some((t) => t.tid !== t.pid), 'some connects came from threads other than the main one').toBe(true);
   expect(events).toMatchTruth(truth, {
     kernel: vm.kernel.name,

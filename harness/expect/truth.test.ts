@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { TruthError, describeDiff, diffAgainstTruth, isClean, type Fields } from './truth.ts';
+import { ipv4FromNetworkOrder } from './formats.ts';
 
 const FIELDS = ['pid', 'uid', 'gid', 'comm'];
 const exec = (pid: number, extra: Fields = {}): Fields => ({ pid, uid: 4242, gid: 4343, comm: 'kmx-exec-probe', ...extra });
@@ -91,3 +92,14 @@ describe('unusable truth is a harness error, never a pass', () => {
   });
 });
 
+
+describe('ipv4FromNetworkOrder', () => {
+  test('reads the octets in memory order', () => {
+    expect(ipv4FromNetworkOrder(0x0100007f)).toBe('127.0.0.1');
+    expect(ipv4FromNetworkOrder(0x0f02000a)).toBe('10.0.2.15');
+  });
+  test('refuses what is not a 32-bit value', () => {
+    expect(() => ipv4FromNetworkOrder(-1)).toThrow('not a 32-bit address: -1');
+    expect(() => ipv4FromNetworkOrder(2 ** 32)).toThrow('not a 32-bit address');
+  });
+});

@@ -11,7 +11,7 @@ test('the VM boots (so that the next case times the fault alone)', ({ vm }) => {
 test('the loader crashes mid-case', async ({ vm, startLoader }) => {
   const loader = await startLoader('exec', {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
-    ringbufs: { EXEC_EVENTS: 'exec_event' },
+    ringbufs: { EXEC_EVENTS: 'ExecEvent' },
   });
   await vm.guest.exec('pkill -ABRT -x kmatrix-loader', { timeout: 10_000 });
   await loader.waitForEvents(() => false, 60_000, 'events that never come');

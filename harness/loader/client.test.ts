@@ -38,7 +38,7 @@ class FakeLoader implements LoaderProcess {
 }
 
 const READY = { kind: 'ready', programs: [], maps: ['EVENTS'], kernel: '6.1.0-56-cloud-amd64' };
-const event = (pid: number) => ({ kind: 'event', map: 'EVENTS', type: 'exec_event', fields: { pid } });
+const event = (pid: number) => ({ kind: 'event', map: 'EVENTS', type: 'ExecEvent', fields: { pid } });
 const options = { kernel: 'kernel 6.1', streamedMaps: ['EVENTS'] };
 
 async function started(loader = new FakeLoader()): Promise<[LoaderSession, FakeLoader]> {
@@ -70,10 +70,10 @@ describe('LoaderSession', () => {
 
   test('an event the loader could not decode fails the session with the raw record', async () => {
     const [session, loader] = await started();
-    loader.print({ kind: 'event', map: 'EVENTS', type: 'exec_event', fields: null, error: 'record is 20 bytes, exec_event is 32', raw: '0a0b' });
+    loader.print({ kind: 'event', map: 'EVENTS', type: 'ExecEvent', fields: null, error: 'record is 20 bytes, ExecEvent is 32', raw: '0a0b' });
     const error = await session.waitForEvents(() => false, 1_000, 'events').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LoaderDecodeError);
-    expect((error as Error).message).toBe('kernel 6.1: the loader could not decode a record of EVENTS as exec_event: record is 20 bytes, exec_event is 32\nraw record: 0a0b');
+    expect((error as Error).message).toBe('kernel 6.1: the loader could not decode a record of EVENTS as ExecEvent: record is 20 bytes, ExecEvent is 32\nraw record: 0a0b');
     expect(session.events).toEqual([]);
   });
 

@@ -21,12 +21,22 @@ export interface LoaderSpec {
   object: string;
   /** program name → attach point, e.g. `{ sched_process_exec: 'tracepoint:sched/sched_process_exec' }`. */
   attach: Record<string, string>;
-  /** RingBuf map → event type name the loader decodes. */
+  /**
+   * RingBuf map → the type of its records, by its name in the eBPF crate
+   * (`'ExecEvent'`, or a path such as `'myapp_common::ExecEvent'`), decoded
+   * from the object's DWARF.
+   */
   ringbufs?: Record<string, string>;
-  /** PerfEventArray map → event type name the loader decodes. */
+  /** PerfEventArray map → the type of its records, as for `ringbufs`. */
   perf?: Record<string, string>;
-  /** map → `KEY:VALUE` type names, dumped when the loader stops. */
+  /**
+   * Maps dumped when the loader stops: map → `'KEY:VALUE'` type names, or
+   * `'declared'` to take them from the map's declaration
+   * (`HashMap<u32, OpenTotals>`).
+   */
   maps?: Record<string, string>;
+  /** `Type.field`s of byte arrays always shown as numbers, never as C strings. */
+  bytes?: string[];
   /** global → `struct.field`: set to that field's offset in the running kernel's BTF before load. */
   btfOffsets?: Record<string, string>;
   /** `struct.field`s whose offsets are only reported, in the ready line. */
@@ -125,7 +135,8 @@ export class LoaderSession implements AsyncDisposable {
     for (const [program, point] of Object.entries(spec.attach)) args.push('--attach', `${program}=${point}`);
     for (const [map, type] of Object.entries(spec.ringbufs ?? {})) args.push('--ringbuf', `${map}=${type}`);
     for (const [map, type] of Object.entries(spec.perf ?? {})) args.push('--perf', `${map}=${type}`);
-    for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', `${map}=${types}`);
+    for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', types === 'declared' ? map : `${map}=${types}`);
+    for (const field of spec.bytes ?? []) args.push('--bytes', field);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
     // exec: the loader becomes the command's process, so its exit (or the

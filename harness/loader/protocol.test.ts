@@ -5,9 +5,9 @@ const READY =
   '{"v":1,"kind":"ready","programs":[{"name":"sched_process_exec","type":"tracepoint","attach":"sched/sched_process_exec"}],' +
   '"maps":["EXEC_EVENTS","EXECS_BY_UID","EXEC_DROPPED"],"kernel":"6.1.0-56-cloud-amd64"}';
 const EVENT =
-  '{"v":1,"kind":"event","map":"EXEC_EVENTS","type":"exec_event","fields":{"pid":1234,"tgid":1234,"uid":4242,"gid":4343,"comm":"kmx-exec-probe"}}';
+  '{"v":1,"kind":"event","map":"EXEC_EVENTS","type":"ExecEvent","fields":{"pid":1234,"tgid":1234,"uid":4242,"gid":4343,"comm":"kmx-exec-probe"}}';
 const UNDECODED =
-  '{"v":1,"kind":"event","map":"EXEC_EVENTS","type":"exec_event","fields":null,"error":"record is 12 bytes, exec_event is 32 bytes","raw":"d2040000d2040000921000"}';
+  '{"v":1,"kind":"event","map":"EXEC_EVENTS","type":"ExecEvent","fields":null,"error":"record is 12 bytes, ExecEvent is 32 bytes","raw":"d2040000d2040000921000"}';
 const MAP =
   '{"v":1,"kind":"map","name":"EXECS_BY_UID","mapType":"HashMap","entries":[{"key":4242,"value":25},{"key":0,"value":"18446744073709551615"}]}';
 const PERCPU = '{"v":1,"kind":"map","name":"EXEC_DROPPED","mapType":"PerCpuArray","entries":[{"key":0,"value":[0,0]}]}';

@@ -33,7 +33,7 @@ export async function runTaskProgram(
 ): Promise<TaskRun> {
   const loader = await startLoader(program, {
     attach: { sched_process_exec: 'tracepoint:sched/sched_process_exec' },
-    ringbufs: { TASK_EVENTS: 'task_event' },
+    ringbufs: { TASK_EVENTS: 'TaskEvent' },
     btfFields: Object.values(OFFSET_GLOBALS),
     ...extra,
   });

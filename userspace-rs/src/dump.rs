@@ -3,7 +3,7 @@
 //! aya's typed maps need the key/value types at compile time, but `--map`
 //! picks them at run time, so this walks the map with the raw
 //! `BPF_MAP_GET_NEXT_KEY` / `BPF_MAP_LOOKUP_ELEM` commands on aya's map fd
-//! and hands the bytes to the type registry.
+//! and hands the bytes to the generic decoder.
 
 use std::{
     io,
@@ -13,7 +13,7 @@ use std::{
 use aya::maps::{Map, MapData};
 use serde_json::{Value, json};
 
-use crate::cli::MapSpec;
+use crate::{decode::decode, output::hex, types::MapTypes};
 
 /// The name reported as `mapType`, whether values are per CPU, and the
 /// underlying map, for the map kinds that can be walked key by key.
@@ -35,19 +35,19 @@ fn describe(map: &Map) -> Result<(&'static str, bool, &MapData), &'static str> {
 }
 
 /// Checks before anything is attached that the map can be dumped and that
-/// the declared key/value types have the map's sizes, so a wrong spec fails
-/// at stage `parse` rather than after the test ran.
-pub fn check(spec: &MapSpec, map: &Map) -> Result<(), String> {
-    let (kind, _, data) = describe(map).map_err(|why| format!("map {}: {why}", spec.map))?;
-    let info = data.info().map_err(|e| format!("map {}: {e}", spec.map))?;
+/// the key/value types have the map's sizes, so a wrong spec fails at stage
+/// `parse` rather than after the test ran.
+pub fn check(name: &str, map: &Map, types: &MapTypes) -> Result<(), String> {
+    let (kind, _, data) = describe(map).map_err(|why| format!("map {name}: {why}"))?;
+    let info = data.info().map_err(|e| format!("map {name}: {e}"))?;
     for (what, ty, actual) in [
-        ("key", spec.key, info.key_size()),
-        ("value", spec.value, info.value_size()),
+        ("key", &types.key, info.key_size()),
+        ("value", &types.value, info.value_size()),
     ] {
         if ty.size != actual as usize {
             return Err(format!(
-                "map {} ({kind}) has {actual}-byte {what}s but `{}` is {} bytes",
-                spec.map, ty.name, ty.size
+                "map {name} ({kind}) has {actual}-byte {what}s but `{}` is {} bytes",
+                ty.name, ty.size
             ));
         }
     }
@@ -56,17 +56,18 @@ pub fn check(spec: &MapSpec, map: &Map) -> Result<(), String> {
 
 /// The body of a `map` line: every entry, values as arrays (one element per
 /// possible CPU) for per-CPU maps.
-pub fn dump(spec: &MapSpec, map: &Map) -> Result<Value, String> {
-    let (kind, per_cpu, data) = describe(map).map_err(|why| format!("map {}: {why}", spec.map))?;
-    let info = data.info().map_err(|e| format!("map {}: {e}", spec.map))?;
+pub fn dump(name: &str, map: &Map, types: &MapTypes) -> Result<Value, String> {
+    let (kind, per_cpu, data) = describe(map).map_err(|why| format!("map {name}: {why}"))?;
+    let info = data.info().map_err(|e| format!("map {name}: {e}"))?;
     let fd = data.fd().as_fd();
+    let value_size = types.value.size;
 
     // Per-CPU lookups return one value per possible CPU, each padded to 8
     // bytes.
     let stride = if per_cpu {
-        spec.value.size.next_multiple_of(8)
+        value_size.next_multiple_of(8)
     } else {
-        spec.value.size
+        value_size
     };
     let cpus = if per_cpu {
         aya::util::nr_cpus().map_err(|(path, e)| format!("reading {path}: {e}"))?
@@ -80,29 +81,40 @@ pub fn dump(spec: &MapSpec, map: &Map) -> Result<Value, String> {
     // Bounded by max_entries: if a program deletes the current key while we
     // walk, GET_NEXT_KEY restarts from the first key and could loop forever.
     for _ in 0..info.max_entries() {
-        let Some(next) = next_key(fd, key.as_deref(), spec.key.size)
-            .map_err(|e| format!("map {}: get next key: {e}", spec.map))?
+        let Some(next) = next_key(fd, key.as_deref(), types.key.size)
+            .map_err(|e| format!("map {name}: get next key: {e}"))?
         else {
             break;
         };
         // A key deleted between GET_NEXT_KEY and LOOKUP is simply skipped.
-        if lookup(fd, &next, &mut value).map_err(|e| format!("map {}: lookup: {e}", spec.map))? {
-            let decoded = if per_cpu {
-                Value::Array(
-                    value
-                        .chunks(stride)
-                        .map(|v| (spec.value.decode)(&v[..spec.value.size]))
-                        .collect(),
+        if lookup(fd, &next, &mut value).map_err(|e| format!("map {name}: lookup: {e}"))? {
+            let undecodable = |what: String, e: String| {
+                format!(
+                    "map {name}: {what} of the entry with key {}: {e}",
+                    hex(&next)
                 )
-            } else {
-                (spec.value.decode)(&value)
             };
-            entries.push(json!({ "key": (spec.key.decode)(&next), "value": decoded }));
+            let decoded = if per_cpu {
+                let values: Result<Vec<Value>, String> = value
+                    .chunks(stride)
+                    .enumerate()
+                    .map(|(cpu, v)| {
+                        decode(&types.value, &v[..value_size])
+                            .map_err(|e| undecodable(format!("the value on cpu {cpu}"), e))
+                    })
+                    .collect();
+                Value::Array(values?)
+            } else {
+                decode(&types.value, &value).map_err(|e| undecodable("the value".to_owned(), e))?
+            };
+            let decoded_key =
+                decode(&types.key, &next).map_err(|e| undecodable("the key".to_owned(), e))?;
+            entries.push(json!({ "key": decoded_key, "value": decoded }));
         }
         key = Some(next);
     }
 
-    Ok(json!({ "name": spec.map, "mapType": kind, "entries": entries }))
+    Ok(json!({ "name": name, "mapType": kind, "entries": entries }))
 }
 
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;

@@ -5,20 +5,32 @@
 //! buffer events until stdin reaches EOF or SIGTERM/SIGINT -> detach -> drain
 //! what is left -> `map` dumps -> `stats` -> exit 0. Any failure prints one
 //! `error` line and exits 1.
+//!
+//! With `--live` (see `live.rs`) it loads nothing and dumps the maps of a
+//! program that is already running.
+//!
+//! Records and map entries are decoded by type, from the object's DWARF
+//! (`catalog.rs`, `dwarf.rs`, `decode.rs`): no code per struct.
 
 mod btf;
+mod catalog;
 mod cli;
+mod decode;
 mod dump;
+mod dwarf;
+mod live;
 mod output;
+#[cfg(test)]
+mod test_objects;
 mod types;
 
 use std::{
     collections::{BTreeMap, HashSet},
-    time::{Duration, Instant},
     future::poll_fn,
     io,
     process::ExitCode,
     task::{Context, Poll, ready},
+    time::{Duration, Instant},
 };
 
 use aya::{
@@ -41,9 +53,11 @@ use tokio::{
 };
 
 use crate::{
+    catalog::Catalog,
     cli::{Args, Parsed, Target},
+    decode::decode,
     output::{Failure, Stage, emit, fail},
-    types::TypeDef,
+    types::Type,
 };
 
 fn main() -> ExitCode {
@@ -56,6 +70,7 @@ fn main() -> ExitCode {
 
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Live(args)) => return finish(live::run(&args)),
         Ok(Parsed::Help) => {
             eprintln!("{}", cli::usage());
             return ExitCode::SUCCESS;
@@ -80,7 +95,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    finish(runtime.block_on(run(args)))
+}
+
+/// The exit code of a run; a failure is reported on stderr and as the
+/// `error` line.
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!(
@@ -154,12 +175,32 @@ async fn run(args: Args) -> Result<(), Failure> {
     map_names.sort();
 
     // Validate every spec against the object before loading any program.
+    let parse_error = |message: String| Failure::new(Stage::Parse, message);
+    let mut catalog = Catalog::new(&args.object, &object);
+    for field in &args.keep_bytes {
+        catalog
+            .keep_bytes(&field.type_name, &field.field)
+            .map_err(parse_error)?;
+    }
+    let mut dumps = Vec::new();
     for spec in &args.maps {
         let map = ebpf
             .map(&spec.map)
             .ok_or_else(|| missing("map", &spec.map, &map_names))?;
-        dump::check(spec, map).map_err(|m| Failure::new(Stage::Parse, m))?;
+        let named = spec.types.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
+        let types = catalog.map_types(&spec.map, named).map_err(parse_error)?;
+        dump::check(&spec.map, map, &types).map_err(parse_error)?;
+        dumps.push((spec.map.as_str(), types));
     }
+    let record_type = |flag: &str, spec: &cli::StreamSpec| {
+        let ty = catalog
+            .type_named(&spec.type_name)
+            .map_err(|e| parse_error(format!("{flag} {}: {e}", spec.map)))?;
+        Ok::<_, Failure>(RecordType {
+            name: spec.type_name.clone(),
+            ty,
+        })
+    };
     let mut sources = Vec::new();
     for spec in &args.ringbufs {
         // take_map: the reader owns the map; a second --ringbuf for the same
@@ -179,7 +220,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         })?;
         sources.push(Source::Events {
             map: spec.map.clone(),
-            decoder: spec.decoder,
+            record_type: record_type("--ringbuf", spec)?,
             ring: watch(Counted {
                 inner: ring,
                 count: 0,
@@ -222,7 +263,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         }
         sources.push(Source::Perf {
             map: spec.map.clone(),
-            decoder: spec.decoder,
+            record_type: record_type("--perf", spec)?,
             buffers,
             count: 0,
             lost: 0,
@@ -382,11 +423,11 @@ async fn run(args: Args) -> Result<(), Failure> {
         source.drain();
     }
 
-    for spec in &args.maps {
+    for (name, types) in &dumps {
         let map = ebpf
-            .map(&spec.map)
-            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
-        let body = dump::dump(spec, map).map_err(|m| Failure::new(Stage::Run, m))?;
+            .map(name)
+            .ok_or_else(|| missing("map", name, &map_names))?;
+        let body = dump::dump(name, map, types).map_err(|m| Failure::new(Stage::Run, m))?;
         emit("map", body);
     }
 
@@ -544,19 +585,26 @@ fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, Failure> {
 enum Source {
     Events {
         map: String,
-        decoder: &'static TypeDef,
+        record_type: RecordType,
         ring: AsyncFd<Counted<RingBuf<MapData>>>,
     },
     /// A PerfEventArray: one buffer per online CPU, counted together.
     Perf {
         map: String,
-        decoder: &'static TypeDef,
+        record_type: RecordType,
         buffers: Vec<AsyncFd<PerfEventArrayBuffer<MapData>>>,
         count: u64,
         /// Records the kernel dropped because a CPU's buffer was full.
         lost: u64,
     },
     Logs(AsyncFd<EbpfLogger<JsonLog>>),
+}
+
+/// What the records of a stream are: the type's name as given on the
+/// command line (every `event` line's `type`), and the type.
+struct RecordType {
+    name: String,
+    ty: Type,
 }
 
 /// A ring buffer plus the number of records taken from it.
@@ -575,10 +623,14 @@ impl Source {
     /// Emits every record currently available, without waiting.
     fn drain(&mut self) {
         match self {
-            Source::Events { map, decoder, ring } => drain_events(ring.get_mut(), map, decoder),
+            Source::Events {
+                map,
+                record_type,
+                ring,
+            } => drain_events(ring.get_mut(), map, record_type),
             Source::Perf {
                 map,
-                decoder,
+                record_type,
                 buffers,
                 count,
                 lost,
@@ -588,7 +640,7 @@ impl Source {
                 loop {
                     let read: usize = buffers
                         .iter_mut()
-                        .map(|buffer| drain_perf(buffer.get_mut(), map, decoder, count, lost))
+                        .map(|buffer| drain_perf(buffer.get_mut(), map, record_type, count, lost))
                         .sum();
                     if read == 0 {
                         break;
@@ -602,14 +654,18 @@ impl Source {
     /// Ready once records were drained; registers for a wakeup otherwise.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Source::Events { map, decoder, ring } => {
+            Source::Events {
+                map,
+                record_type,
+                ring,
+            } => {
                 let mut guard = ready!(ring.poll_read_ready_mut(cx))?;
-                drain_events(guard.get_inner_mut(), map, decoder);
+                drain_events(guard.get_inner_mut(), map, record_type);
                 guard.clear_ready();
             }
             Source::Perf {
                 map,
-                decoder,
+                record_type,
                 buffers,
                 count,
                 lost,
@@ -619,7 +675,7 @@ impl Source {
                 for buffer in buffers {
                     if let Poll::Ready(guard) = buffer.poll_read_ready_mut(cx) {
                         let mut guard = guard?;
-                        drain_perf(guard.get_inner_mut(), map, decoder, count, lost);
+                        drain_perf(guard.get_inner_mut(), map, record_type, count, lost);
                         guard.clear_ready();
                         progressed = true;
                     }
@@ -655,10 +711,10 @@ fn poll_sources(sources: &mut [Source], cx: &mut Context<'_>) -> Poll<io::Result
     }
 }
 
-fn drain_events(ring: &mut Counted<RingBuf<MapData>>, map: &str, decoder: &TypeDef) {
+fn drain_events(ring: &mut Counted<RingBuf<MapData>>, map: &str, record_type: &RecordType) {
     while let Some(record) = ring.inner.next() {
         ring.count += 1;
-        emit_event(map, decoder, &record);
+        emit_event(map, record_type, &record);
     }
 }
 
@@ -672,20 +728,21 @@ const PERF_PAGES: usize = 64;
 fn drain_perf(
     buffer: &mut PerfEventArrayBuffer<MapData>,
     map: &str,
-    decoder: &TypeDef,
+    record_type: &RecordType,
     count: &mut u64,
     lost: &mut u64,
 ) -> usize {
+    let size = record_type.ty.size;
     buffer.fold(0, |read, event| {
         match event {
             PerfEvent::Sample { head, tail } => {
                 *count += 1;
                 if tail.is_empty() {
-                    emit_event(map, decoder, perf_payload(head, decoder.size));
+                    emit_event(map, record_type, perf_payload(head, size));
                 } else {
                     // The sample straddles the end of the buffer.
                     let record = [head, tail].concat();
-                    emit_event(map, decoder, perf_payload(&record, decoder.size));
+                    emit_event(map, record_type, perf_payload(&record, size));
                 }
             }
             PerfEvent::Lost { count } => *lost += count,
@@ -708,26 +765,29 @@ fn perf_payload(sample: &[u8], size: usize) -> &[u8] {
     }
 }
 
-/// Emits one record as an `event` line, decoded if it has the decoder's size.
-fn emit_event(map: &str, decoder: &TypeDef, record: &[u8]) {
-    let mut line = json!({ "map": map, "type": decoder.name });
-    if record.len() == decoder.size {
-        line["fields"] = (decoder.decode)(record);
+/// Emits one record as an `event` line: decoded, or with the reason it
+/// could not be and its bytes.
+fn emit_event(map: &str, record_type: &RecordType, record: &[u8]) {
+    let mut line = json!({ "map": map, "type": record_type.name });
+    let decoded = if record.len() == record_type.ty.size {
+        decode(&record_type.ty, record)
     } else {
-        // Keep the event visible (and counted) but say why it has no fields.
-        line["fields"] = serde_json::Value::Null;
-        line["error"] = json!(format!(
+        Err(format!(
             "record is {} bytes, {} is {}",
             record.len(),
-            decoder.name,
-            decoder.size
-        ));
-        line["raw"] = json!(
-            record
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+            record_type.name,
+            record_type.ty.size
+        ))
+    };
+    match decoded {
+        Ok(fields) => line["fields"] = fields,
+        Err(error) => {
+            // Keep the event visible (and counted) but say why it has no
+            // fields.
+            line["fields"] = Value::Null;
+            line["error"] = json!(error);
+            line["raw"] = json!(output::hex(record));
+        }
     }
     emit("event", line);
 }

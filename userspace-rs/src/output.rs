@@ -29,9 +29,10 @@ pub fn emit(kind: &str, fields: Value) {
 #[derive(Clone, Copy, Debug)]
 pub enum Stage {
     /// Bad command line, unreadable/invalid object, or a spec that does not
-    /// match the object (missing program/map, wrong sizes).
+    /// match the object (missing program/map/type, wrong sizes).
     Parse,
-    /// `EbpfLoader::load`: map creation, BTF, relocations.
+    /// `EbpfLoader::load`: map creation, BTF, relocations. With `--live`:
+    /// finding and opening the running program's maps.
     Load,
     /// `BPF_PROG_LOAD`, i.e. the verifier.
     Verify,
@@ -99,4 +100,10 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// Bytes as lowercase hex, two digits each: how undecodable records and
+/// keys are shown.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
