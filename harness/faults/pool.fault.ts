@@ -22,7 +22,7 @@ const broker = await VmBroker.start({
     Vm.start(kernel, { accel: inject('accel'), cacheRoot: cacheDir(), agent: artifacts.agent, consoleLogPath: join(runDir(), 'consoles', `pool-proof-${label}-${++boots}.log`) }),
 });
 afterAll(() => broker.close());
-const lease = (file: string) => LeasedVm.acquire(broker.socketPath, kernel, file, { agent: artifacts.agent });
+const lease = (file: string) => LeasedVm.acquire(broker.socketPath, kernel, file);
 
 test('what a file leaves behind is gone before the next file on the same VM', async () => {
   const first = await lease('leaves things behind');

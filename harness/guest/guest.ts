@@ -4,7 +4,6 @@ import pRetry from 'p-retry';
 import { settlesWithin } from '../util/time.ts';
 import { LineQueue } from './line-queue.ts';
 import { GuestAgent } from './agent.ts';
-import { shellQuote } from '../util/shell.ts';
 
 export interface ExecResult {
   stdout: string;
@@ -27,6 +26,8 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 const DEATH_GRACE_MS = 5_000;
 /** How long killing a command in the guest may take before we give up on it. */
 export const KILL_TIMEOUT_MS = 10_000;
+/** How long the agent may take to listen once sshd answers: it starts at boot, beside sshd. */
+const AGENT_WAIT_MS = 10_000;
 
 export class CommandTimeoutError extends Error {
   readonly partial: ExecResult;
@@ -175,10 +176,12 @@ export class Guest {
     lost?: AbortSignal;
     signal?: AbortSignal;
     /**
-     * Guest path of kmatrix-agent: commands then run through it, one round
-     * trip each, instead of an SSH channel and a login shell each.
+     * Guest path of the socket kmatrix-agent listens on: commands then run
+     * through it, one round trip each, instead of an SSH channel and a login
+     * shell each. sshd connects the session's channel to it without a
+     * process of its own (OpenSSH's streamlocal forwarding).
      */
-    agent?: string;
+    agentSocket?: string;
   }): Promise<Guest> {
     const privateKey = await readFile(options.privateKeyPath);
     const config: ConnectConfig = {
@@ -201,13 +204,13 @@ export class Guest {
       signal: options.signal,
     });
     const guest = new Guest(client, options.label, options.lost);
-    if (options.agent) {
+    if (options.agentSocket) {
       try {
-        const channel = await guest.#sshChannel(`exec ${shellQuote(options.agent)}`);
+        const channel = await guest.#agentChannel(options.agentSocket, options.deadline);
         guest.#agent = await GuestAgent.start(channel, (what) => guest.whyGone(what));
       } catch (err) {
         guest.close();
-        throw new Error(`${options.label}: the guest agent ${options.agent} did not start: ${(err as Error).message}`);
+        throw new Error(`${options.label}: the guest agent at ${options.agentSocket} cannot be reached: ${(err as Error).message}`);
       }
     }
     return guest;
@@ -283,6 +286,18 @@ export class Guest {
       ch.on('close', () => running!._closed(() => this.whyGone(`the SSH channel of \`${command}\` closed without an exit status`)));
     });
     return running!;
+  }
+
+  /**
+   * A channel to the agent's socket. The guest starts the agent at boot, in
+   * parallel with sshd, so the first tries may find no socket yet.
+   */
+  async #agentChannel(socketPath: string, deadline: number): Promise<ClientChannel> {
+    const open = () =>
+      new Promise<ClientChannel>((resolve, reject) => {
+        this.#client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => (err ? reject(err) : resolve(channel)));
+      });
+    return pRetry(open, { retries: 10_000, minTimeout: 20, maxTimeout: 20, factor: 1, maxRetryTime: Math.max(0, Math.min(deadline, Date.now() + AGENT_WAIT_MS) - Date.now()) });
   }
 
   /** An exec channel; `wire` runs in the tick the channel opens. */
@@ -393,5 +408,9 @@ function connectOnce(config: ConnectConfig): Promise<Client> {
       resolve(client);
     });
     client.connect(config);
+    // Commands are small request/reply exchanges: with Nagle's algorithm on,
+    // each waits for the guest's delayed ACK, which under software emulation
+    // made the SSH handshake 150 ms and every round trip tens of ms slower.
+    client.setNoDelay(true);
   });
 }

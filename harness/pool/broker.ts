@@ -260,7 +260,7 @@ export class VmBroker implements AsyncDisposable {
     lease.splatMark = vm.splatMark();
     this.#remaining.set(lease.kernel, (this.#remaining.get(lease.kernel) ?? 1) - 1);
     this.#send(lease, {
-      type: 'granted', vmId: entry.id, port: vm.ssh.port, privateKeyPath: vm.ssh.privateKeyPath,
+      type: 'granted', vmId: entry.id, port: vm.ssh.port, privateKeyPath: vm.ssh.privateKeyPath, agentSocket: vm.ssh.agentSocket,
       consoleLogPath: vm.consoleLogPath, bootMs: vm.bootMs, filesBefore: entry.files,
     });
     const onDeath = () => {

@@ -54,7 +54,7 @@ export class LeasedVm implements VmHandle, AsyncDisposable {
     socketPath: string,
     kernel: KernelImage,
     file: string,
-    options: { own?: boolean; /** Guest path of kmatrix-agent (see Guest.connect). */ agent?: string } = {},
+    options: { own?: boolean } = {},
   ): Promise<LeasedVm> {
     const socket = connect(socketPath);
     socket.on('error', () => {}); // surfaces as the end of the message stream
@@ -77,7 +77,7 @@ export class LeasedVm implements VmHandle, AsyncDisposable {
         deadline: Date.now() + 60_000,
         label: `kernel ${kernel.name}`,
         lost: died.signal,
-        agent: options.agent,
+        agentSocket: grant.agentSocket,
       });
       const vm = new LeasedVm({ kernel, guest, grant, socket, messages, died });
       vm.#watchBroker();

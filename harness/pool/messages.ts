@@ -25,6 +25,8 @@ export const Granted = z.strictObject({
   vmId: z.string(),
   port: z.number().int(),
   privateKeyPath: z.string(),
+  /** kmatrix-agent's socket in the guest, if the VM runs one. */
+  agentSocket: z.string().optional(),
   consoleLogPath: z.string(),
   bootMs: z.number(),
   /** How many files this VM served before this one. */

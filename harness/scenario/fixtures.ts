@@ -35,7 +35,7 @@ export const test = baseTest
   // file left could not be removed): this file, not the next, gets the blame.
   .extend('vm', { scope: 'file' }, async ({ kernel, ownVm }, { onCleanup }) => {
     const file = relative(projectRoot, expect.getState().testPath ?? 'unknown file');
-    const vm = await LeasedVm.acquire(inject('vmBroker'), kernel, file, { own: ownVm, agent: inject('artifacts').agent });
+    const vm = await LeasedVm.acquire(inject('vmBroker'), kernel, file, { own: ownVm });
     onCleanup(async () => void (await vm.release()));
     return vm;
   })

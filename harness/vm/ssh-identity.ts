@@ -2,6 +2,7 @@ import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../util/atomic-write.ts';
+import { GUEST_HOME } from './guest-script.ts';
 
 /**
  * The guest's sshd and the harness's key for it, in the cache, made once,
@@ -17,6 +18,8 @@ export interface SshIdentity {
   privateKeyPath: string;
   /** The guest sshd's configuration (a host path the guest sees too). */
   sshdConfigPath: string;
+  /** The directory of all of these, which the guest sees too. */
+  sshDir: string;
 }
 
 /**
@@ -39,6 +42,9 @@ function sshdConfig(sshDir: string): string {
     'PrintLastLog no',
     'StrictModes no',
     'PidFile /run/kmatrix-sshd.pid',
+    // Root's home is the host's /root, whose rc files bash would read for
+    // every command (see guest-script.ts).
+    `SetEnv HOME=${GUEST_HOME}`,
     'Subsystem sftp internal-sftp',
     '',
   ].join('\n');
@@ -53,7 +59,7 @@ export async function ensureSshIdentity(cacheRoot: string): Promise<SshIdentity>
     const text = sshdConfig(sshDir);
     const current = await readFile(sshdConfigPath, 'utf8').catch(() => '');
     if (current !== text) await writeFileAtomic(sshdConfigPath, text);
-    return { home, privateKeyPath, sshdConfigPath };
+    return { home, privateKeyPath, sshdConfigPath, sshDir };
   };
   if (await access(privateKeyPath).then(() => true, () => false)) return ready();
   await mkdir(join(home, '.cache', 'virtme-ng'), { recursive: true });

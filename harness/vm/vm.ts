@@ -16,7 +16,7 @@ import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
 import type { VmHandle } from './vm-handle.ts';
 import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
-import { FAILED_MARKER, guestScript, UP_MARKER } from './guest-script.ts';
+import { AGENT_SOCKET, FAILED_MARKER, installGuestScript, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
@@ -31,7 +31,7 @@ export interface VmOptions {
   consoleLogPath: string;
   cacheRoot: string;
   signal?: AbortSignal;
-  /** Guest path of kmatrix-agent, to run the guest session's commands through (see Guest.connect). */
+  /** Guest path of kmatrix-agent: the guest starts it at boot, and commands run through it (see Guest.connect). */
   agent?: string;
 }
 
@@ -86,10 +86,19 @@ const DEATH_REASON: Record<SplatKind, string> = {
  * the console, or QEMU exiting, makes the VM dead: `lost` aborts with a
  * {@link VmDiedError}, and every guest call in flight rejects with it.
  */
+/** How the harness reaches a booted guest. */
+export interface GuestAccess {
+  port: number;
+  privateKeyPath: string;
+  /** The guest path of kmatrix-agent's socket, when the guest runs one. */
+  agentSocket?: string;
+}
+
 export class Vm implements VmHandle, AsyncDisposable {
   readonly kernel: KernelImage;
   /** Where the guest's sshd answers (loopback), and the key it takes: what a leaseholder connects with. */
-  readonly ssh: { port: number; privateKeyPath: string };
+  /** How to reach the guest: its forwarded SSH port, the key, and the agent's socket in the guest (if it runs one). */
+  readonly ssh: GuestAccess;
   readonly accel: Accel;
   readonly guest: Guest;
   readonly consoleLogPath: string;
@@ -104,7 +113,7 @@ export class Vm implements VmHandle, AsyncDisposable {
   #stopped?: Promise<void>;
 
   private constructor(parts: {
-    kernel: KernelImage; ssh: { port: number; privateKeyPath: string }; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
+    kernel: KernelImage; ssh: GuestAccess; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
     process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; watch: KernelWatch; entry: VmEntry;
   }) {
     this.kernel = parts.kernel;
@@ -169,6 +178,7 @@ export class Vm implements VmHandle, AsyncDisposable {
     const childStdout = openSync(guestStdoutPath, 'a');
     const childStderr = openSync(options.consoleLogPath, 'a');
 
+    const agentSocket = options.agent ? AGENT_SOCKET : undefined;
     const args = [
       '--run', kernel.vmlinuz,
       '--verbose', // the kernel console goes to stderr, which we keep and watch
@@ -189,7 +199,7 @@ export class Vm implements VmHandle, AsyncDisposable {
       // with the right key. (Password logins stay off in its config.)
       '--empty-passwords',
       // Script mode: vng adds panic=-1 and -no-reboot, so a panic ends QEMU.
-      '--exec', guestScript(identity.sshdConfigPath),
+      '--exec', await installGuestScript(identity, options.agent),
     ];
     // Plain spawn rather than execa: vng needs these exact fds, and
     // `detached` makes its shell the leader of a process group that vng,
@@ -250,13 +260,13 @@ export class Vm implements VmHandle, AsyncDisposable {
       if (exited) return fail(`vng exited (${await vng.exited}) before the guest came up`);
       if (Date.now() > deadline) return fail(`no guest userspace within ${Math.round((deadline - started) / 1000)} s (boot deadline)`);
       if (options.signal?.aborted) return fail('aborted');
-      if (!up) await sleep(100);
+      if (!up) await sleep(25); // the marker's latency is boot time
     }
     const died = new AbortController();
     let guest: Guest;
     try {
       guest = await Promise.race([
-        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal, label: `kernel ${kernel.name}`, lost: died.signal, agent: options.agent }),
+        Guest.connect({ port, privateKeyPath: identity.privateKeyPath, deadline, signal: options.signal, label: `kernel ${kernel.name}`, lost: died.signal, agentSocket }),
         (async () => {
           while (!bootFailure() && !exited) {
             await sleep(200);
@@ -271,7 +281,7 @@ export class Vm implements VmHandle, AsyncDisposable {
     await stdoutTail.close();
     watch.booted();
     vm = new Vm({
-      kernel, ssh: { port, privateKeyPath: identity.privateKeyPath }, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
+      kernel, ssh: { port, privateKeyPath: identity.privateKeyPath, agentSocket }, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
       process: vng, tmp, stdinWriter, watch, entry,
     });
     watch.start();
