@@ -2,7 +2,8 @@ import { access, chmod, copyFile, mkdir, open, readFile, readdir, writeFile } fr
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
-import { projectRoot } from '../util/paths.ts';
+import { cacheDir, projectRoot } from '../util/paths.ts';
+import { TargetSeed } from './seed.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 import { detectBpfToolchain, type BpfToolchain } from './toolchain.ts';
 
@@ -31,8 +32,8 @@ export async function buildAll(options: { log?: (line: string) => void } = {}): 
   const started = performance.now();
   const toolchain = await detectBpfToolchain();
   options.log?.(`building ebpf-rs and userspace-rs (${toolchain.kind} toolchain)`);
-  const ebpfDir = await buildEbpf(ebpfCrate, { toolchain });
-  await cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']);
+  const ebpfDir = await buildEbpf(ebpfCrate, { toolchain, seed: true });
+  await seeded(new TargetSeed(userspaceCrate, cacheDir(), ['release']), () => cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']));
   return {
     ebpfDir,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
@@ -47,11 +48,20 @@ export async function buildAll(options: { log?: (line: string) => void } = {}): 
  * returns the directory of its objects. `targetDir` lets several copies
  * share compiled dependencies.
  */
-export async function buildEbpf(crateDir: string, options: { toolchain?: BpfToolchain; targetDir?: string } = {}): Promise<string> {
+export async function buildEbpf(crateDir: string, options: { toolchain?: BpfToolchain; targetDir?: string; /** Start a first build from the cache's seed (see TargetSeed). */ seed?: boolean } = {}): Promise<string> {
   const toolchain = options.toolchain ?? (await detectBpfToolchain());
   const env = options.targetDir ? { CARGO_TARGET_DIR: options.targetDir } : {};
-  await cargo(toolchain, crateDir, ['build', '--release', '--locked', '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
+  const build = () => cargo(toolchain, crateDir, ['build', '--release', '--locked', '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
+  // The host profile holds the build scripts' dependencies.
+  if (options.seed && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none']), build);
+  else await build();
   return join(options.targetDir ?? join(crateDir, 'target'), 'bpfel-unknown-none', 'release');
+}
+
+async function seeded(seed: TargetSeed, build: () => Promise<void>): Promise<void> {
+  await seed.plant();
+  await build();
+  await seed.save();
 }
 
 async function cargo(toolchain: BpfToolchain, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
