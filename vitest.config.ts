@@ -26,6 +26,9 @@ for (const old of oldRuns.slice(0, Math.max(0, oldRuns.length - KEEP_RUNS))) rmS
 // KMATRIX_MAX_VMS, and as many workers, each holding one VM. The sequencer
 // interleaves the kernels' files so that each VM's files come back to back.
 export default defineConfig({
+  // Scenarios import kmatrix's public API as users do (`from 'kmatrix'`);
+  // here it resolves to the sources rather than the built package.
+  resolve: { alias: [{ find: /^kmatrix$/, replacement: join(import.meta.dirname, 'harness', 'index.ts') }] },
   test: {
     maxWorkers: vmCapacity(),
     sequence: { sequencer: KernelLanesSequencer },

@@ -2,8 +2,7 @@
 // RingBuf event per exec (pid, tgid, uid, gid, comm) and counts execs per uid
 // in a hash map. The guest runs a known program N times and records what
 // really happened; events and counts must equal that, field by field.
-import { test, expect, requireKernel } from '../harness/scenario/fixtures.ts';
-import { EXEC_PROBE_COMM, generateExecs } from '../harness/traffic/exec.ts';
+import { test, expect, requireKernel, EXEC_PROBE_COMM, generateExecs } from 'kmatrix';
 
 const RUNS = 25;
 const PROBE_UID = 4242;

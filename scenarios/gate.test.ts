@@ -2,11 +2,7 @@
 // have. Where the kernel has it, the program must load and compute right;
 // where it does not, it must fail cleanly: one protocol `error` line at the
 // verify stage, carrying the verifier's log. The report says which applied.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { LoaderError } from '../harness/loader/client.ts';
-import { annotateNote } from '../harness/report/annotations.ts';
-import { kernelAtLeast } from '../harness/scenario/kernel-version.ts';
-import { EXEC_PROBE_COMM, generateExecs } from '../harness/traffic/exec.ts';
+import { test, expect, LoaderError, annotateNote, kernelAtLeast, EXEC_PROBE_COMM, generateExecs } from 'kmatrix';
 
 const BPF_LOOP_SINCE = '5.17';
 const RUNS = 5;

@@ -2,10 +2,7 @@
 // timeouts, stdin, uploads and the kernel log, on every kernel of the matrix.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { inject } from 'vitest';
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { CommandTimeoutError } from '../harness/guest/guest.ts';
+import { test, expect, CommandTimeoutError } from 'kmatrix';
 
 test('exec reports exit codes, signals and stderr, and feeds stdin', async ({ vm }) => {
   expect(await vm.guest.exec('echo out; echo err >&2; exit 3')).toEqual({ stdout: 'out\n', stderr: 'err\n', code: 3, signal: null });
@@ -29,8 +26,8 @@ test('a command that hangs is killed in the guest, with everything it started, a
   expect(left, `left running in the guest: ${left.stdout}`).toMatchObject({ stdout: '', code: 1 });
 });
 
-test('an uploaded file arrives whole, with its mode', async ({ vm }) => {
-  const object = join(inject('artifacts').ebpfDir, 'exec'); // a BPF object: binary, some KiB
+test('an uploaded file arrives whole, with its mode', async ({ vm, objectPath }) => {
+  const object = objectPath('exec'); // a BPF object: binary, some KiB
   await vm.guest.upload(object, '/tmp/kmatrix-upload-check', 0o750);
   const expected = createHash('sha256').update(await readFile(object)).digest('hex');
   const { stdout } = await vm.guest.exec('sha256sum /tmp/kmatrix-upload-check; stat -c %a /tmp/kmatrix-upload-check');

@@ -2,9 +2,7 @@
 // each exec of the probe with aya-log-ebpf, the loader forwards the records
 // as `log` lines, and every exec the guest ran must be in them, with its pid
 // and uid.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { annotateNote } from '../harness/report/annotations.ts';
-import { generateExecs } from '../harness/traffic/exec.ts';
+import { test, expect, annotateNote, generateExecs } from 'kmatrix';
 
 const RUNS = 8;
 const LOG_LINE = /^exec pid=(\d+) uid=(\d+) comm=(\S+)$/;

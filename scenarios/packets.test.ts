@@ -4,9 +4,7 @@
 // truth is what the receiving namespace's own IP stack counted as received
 // (its /proc/net/snmp, read before and after). Both per-CPU counters, summed
 // over CPUs, must equal it exactly.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import type { MapLine } from '../harness/loader/protocol.ts';
-import { IPPROTO, NET, countsBetween, createVethPair, readReceived, sendPackets } from '../harness/traffic/packets.ts';
+import { test, expect, type MapLine, IPPROTO, NET, countsBetween, createVethPair, readReceived, sendPackets } from 'kmatrix';
 
 /** Sums a per-CPU array's value at `index` over the CPUs. */
 function perCpuSum(map: MapLine | undefined, index: number): number | undefined {

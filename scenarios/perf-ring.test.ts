@@ -2,9 +2,7 @@
 // to a RingBuf and to a PerfEventArray (read per CPU by the loader). Both
 // streams must carry exactly the execs the guest ran, and therefore the same
 // set; what either lost or dropped is counted and reported.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { annotateNote } from '../harness/report/annotations.ts';
-import { EXEC_PROBE_COMM, generateExecs } from '../harness/traffic/exec.ts';
+import { test, expect, annotateNote, EXEC_PROBE_COMM, generateExecs } from 'kmatrix';
 
 const RUNS = 20;
 const FIELDS = ['pid', 'tgid', 'uid', 'gid', 'comm'];

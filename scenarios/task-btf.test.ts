@@ -2,8 +2,7 @@
 // of task_struct.real_parent, .tgid and .static_prio in the running kernel's
 // BTF and sets them as globals before load. Parent tgid and static priority
 // must be right on every kernel, however task_struct is laid out there.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { annotateOffsets } from '../harness/report/annotations.ts';
+import { test, expect, annotateOffsets } from 'kmatrix';
 import { OFFSET_GLOBALS, TASK_FIELDS, runTaskProgram } from './support/task-events.ts';
 
 test('parent tgid and static priority, with offsets from the kernel\'s BTF', async ({ vm, startLoader, annotate }) => {

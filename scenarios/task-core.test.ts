@@ -2,7 +2,7 @@
 // clang with __builtin_preserve_access_index, linked into the Rust object by
 // bpf-linker. The object carries CO-RE relocations, and Aya's loader
 // rewrites the field offsets against the running kernel's BTF at load time.
-import { test, expect } from '../harness/scenario/fixtures.ts';
+import { test, expect } from 'kmatrix';
 import { TASK_FIELDS, runTaskProgram } from './support/task-events.ts';
 
 test('parent tgid and static priority, through C accessors relocated by Aya (CO-RE)', async ({ vm, startLoader }) => {

@@ -9,11 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { annotateExpectedFailure } from '../harness/report/annotations.ts';
-import { diffAgainstTruth, describeDiff } from '../harness/expect/truth.ts';
-import { parseJsonFile } from '../harness/util/json-file.ts';
-import { projectRoot } from '../harness/util/paths.ts';
+import { test, expect, annotateExpectedFailure, diffAgainstTruth, describeDiff } from 'kmatrix';
 import { TASK_FIELDS, runTaskProgram } from './support/task-events.ts';
 
 /** Which event fields each offset feeds: the parent's tgid is read through real_parent, then tgid. */
@@ -25,8 +21,8 @@ const FIELDS_READ_AT: Record<string, string[]> = {
 
 /** The offsets task_fixed has compiled in: its build reads the same file. */
 const FixedOffsets = z.object({ kernel: z.string(), offsets: z.record(z.string(), z.number().int()) });
-const fixedPath = join(projectRoot, 'ebpf-rs', 'programs', 'fixed-offsets.json');
-const fixed = parseJsonFile(fixedPath, FixedOffsets, await readFile(fixedPath, 'utf8'));
+const fixedPath = join(import.meta.dirname, '..', 'ebpf-rs', 'programs', 'fixed-offsets.json');
+const fixed = FixedOffsets.parse(JSON.parse(await readFile(fixedPath, 'utf8')));
 
 test(`fixed ${fixed.kernel} offsets: right where the layout is the same, caught wrong elsewhere`, async ({ vm, startLoader, annotate }) => {
   const run = await runTaskProgram(vm.guest, startLoader, 'task_fixed');

@@ -4,10 +4,7 @@
 // main thread and from other threads; events must equal those connects as
 // the client and the listener saw them (process, thread, address, ports,
 // comm), and the per-port LRU counts must be exact.
-import { test, expect } from '../harness/scenario/fixtures.ts';
-import { annotateOffsets } from '../harness/report/annotations.ts';
-import { TCP_PROBE_COMM, generateConnects } from '../harness/traffic/tcp.ts';
-import { ipv4FromNetworkOrder } from '../harness/expect/formats.ts';
+import { test, expect, annotateOffsets, TCP_PROBE_COMM, generateConnects, ipv4FromNetworkOrder } from 'kmatrix';
 
 const PORTS = [18080, 18443];
 const PER_PORT = 4;

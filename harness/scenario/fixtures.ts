@@ -48,7 +48,9 @@ export const test = baseTest
     onCleanup(() => watch.finish());
     return watch;
   })
-  .extend('startLoader', ({ vm, task, kernelLog: _ }, { onCleanup }) => {
+  // The host path of one of the build's eBPF objects (the guest sees it too).
+  .extend('objectPath', { scope: 'file' }, () => (program: string) => join(inject('artifacts').ebpfDir, program))
+  .extend('startLoader', ({ vm, task, objectPath, kernelLog: _ }, { onCleanup }) => {
     const artifacts = inject('artifacts');
     const sessions: LoaderSession[] = [];
     const caseStart = performance.now();
@@ -57,7 +59,7 @@ export const test = baseTest
       if (sessions.length) task.meta.phases = casePhases(caseStart, performance.now(), sessions.map((s) => s.timeline));
     });
     return async (program: string, spec: Omit<LoaderSpec, 'object'>) => {
-      const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object: join(artifacts.ebpfDir, program) });
+      const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object: objectPath(program) });
       sessions.push(session);
       return session;
     };

@@ -1,10 +1,7 @@
 // Shared by the task-* scenarios: run one task_struct-reading program in the
 // guest while the exec generator runs, and hand back events, truth and the
 // kernel's own offsets for the fields read.
-import type { Guest } from '../../harness/guest/guest.ts';
-import type { LoaderSession, LoaderSpec } from '../../harness/loader/client.ts';
-import type { Fields } from '../../harness/expect/truth.ts';
-import { EXEC_PROBE_COMM, generateExecs, type ExecTruth } from '../../harness/traffic/exec.ts';
+import { type Guest, type LoaderSession, type LoaderSpec, type Fields, EXEC_PROBE_COMM, generateExecs, type ExecTruth } from 'kmatrix';
 
 export const TASK_FIELDS = ['pid', 'tgid', 'ppid', 'static_prio', 'uid', 'comm'];
 
