@@ -1,16 +1,17 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { Lock, lockPath, selectKernels } from './harness/kernels/lock.ts';
-import { parseJsonFile } from './harness/util/json-file.ts';
-import { newRunId, outDir } from './harness/util/paths.ts';
+import { readLock, selectKernels } from './harness/kernels/lock.ts';
+import { loadConfig } from './harness/config/load.ts';
+import { newRunId, outDir, userRoot } from './harness/util/paths.ts';
 import { vmCapacity } from './harness/pool/run-pool.ts';
 import { KernelLanesSequencer } from './harness/pool/sequencer.ts';
 
 // The kernel matrix: one vitest project per locked kernel, each running every
-// scenario file with that kernel injected. KERNELS=6.1,6.12 picks a subset.
-const lock = parseJsonFile(lockPath, Lock, readFileSync(lockPath, 'utf8'));
-const kernels = selectKernels(lock, process.env.KERNELS);
+// scenario file of the project's config with that kernel injected.
+// KERNELS=6.1,6.12 picks a subset.
+const config = await loadConfig(userRoot());
+const kernels = selectKernels(await readLock(config.kernels.lock), process.env.KERNELS);
 
 // One directory per run for console logs and reports (workers inherit the
 // variable); only the newest runs are kept.
@@ -42,7 +43,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: `kernel ${kernel.name}`,
-          include: ['scenarios/**/*.test.ts'],
+          include: config.scenarios,
           provide: { kernelName: kernel.name },
           globalSetup: ['./harness/scenario/global-setup.ts'],
           // A file's first case may wait for its VM: another file's turn on

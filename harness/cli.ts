@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
 import { resolveKernelLine } from './kernels/resolve.ts';
-import { cacheDir } from './util/paths.ts';
+import { cacheDir, userRoot } from './util/paths.ts';
+import { loadConfig } from './config/load.ts';
 
 const USAGE = `usage: kmatrix <command> [options]
 
@@ -40,9 +41,10 @@ async function main(argv: string[]): Promise<number> {
     const { mergeReports } = await import('./report/merge.ts');
     return mergeReports(positionals.slice(2));
   }
+  const config = await loadConfig(userRoot());
   switch (command) {
     case 'kernels update': {
-      const catalog = await readCatalog();
+      const catalog = await readCatalog(config.kernels.catalog);
       const mirrors = await findMirrors();
       const kernels = [];
       for (const line of catalog.kernels) {
@@ -50,17 +52,17 @@ async function main(argv: string[]): Promise<number> {
         console.log(`${locked.name}: ${locked.release} (${locked.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`);
         kernels.push(locked);
       }
-      await writeLock({ version: 1, kernels });
+      await writeLock({ version: 1, kernels }, config.kernels.lock);
       return 0;
     }
     case 'kernels fetch': {
-      const kernels = selectKernels(await readLock(), selection);
+      const kernels = selectKernels(await readLock(config.kernels.lock), selection);
       await fetchKernels(kernels);
       return 0;
     }
     case 'build': {
       const { buildAll, exportArtifacts } = await import('./build/index.ts');
-      const built = await buildAll({ log: (line) => console.error(line) });
+      const built = await buildAll(config, { log: (line) => console.error(line) });
       const artifacts = values.out ? await exportArtifacts(built, values.out) : built;
       console.log(JSON.stringify(artifacts, null, 2));
       return 0;

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { projectRoot } from './util/paths.ts';
+import { packageRoot } from './util/paths.ts';
 
 /**
  * The main job: every scenario on every selected kernel, through vitest's
@@ -8,9 +8,9 @@ import { projectRoot } from './util/paths.ts';
  * reporter prints the table at the end; the exit code is vitest's.
  */
 export async function runMatrix(options: { kernels?: string }): Promise<number> {
-  const vitest = join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs');
+  const vitest = join(packageRoot, 'node_modules', 'vitest', 'vitest.mjs');
   const result = await execa(process.execPath, [vitest, 'run', '--project', 'kernel *'], {
-    cwd: projectRoot,
+    cwd: packageRoot,
     stdio: 'inherit',
     reject: false,
     env: options.kernels ? { KERNELS: options.kernels } : {},

@@ -23,13 +23,15 @@ import { chooseAccel } from '../vm/accel.ts';
 import { Vm } from '../vm/vm.ts';
 import { Guest } from '../guest/guest.ts';
 import { buildAll } from '../build/index.ts';
-import { cacheDir, outDir, projectRoot } from '../util/paths.ts';
+import { cacheDir, outDir, packageRoot, userRoot } from '../util/paths.ts';
+import { loadConfig } from '../config/load.ts';
 
 const { values } = parseArgs({ options: { kernel: { type: 'string' }, runs: { type: 'string', default: '3' }, matrix: { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
-const kernels = selectKernels(await readLock(), values.kernel ?? process.env.KERNELS);
+const config = await loadConfig(userRoot());
+const kernels = selectKernels(await readLock(config.kernels.lock), values.kernel ?? process.env.KERNELS);
 const images = await fetchKernels(kernels);
-const { agent } = await buildAll();
+const { agent } = await buildAll(config);
 const COMMANDS = 50;
 let warned = false;
 
@@ -126,7 +128,7 @@ try {
   }
   if (values.matrix) {
     const started = performance.now();
-    const run = await execa('vitest', ['run', '--project', 'kernel *'], { cwd: projectRoot, reject: false, all: true, env: { KERNELS: kernels.map((k) => k.name).join(',') } });
+    const run = await execa('vitest', ['run', '--project', 'kernel *'], { cwd: packageRoot, reject: false, all: true, env: { KERNELS: kernels.map((k) => k.name).join(',') } });
     const wallS = (performance.now() - started) / 1000;
     const summary = /^VMs: .*$/m.exec(run.all ?? '')?.[0] ?? 'no pool summary';
     const matrix = /^matrix: .*$/m.exec(run.all ?? '')?.[0] ?? 'no matrix line';

@@ -1,16 +1,20 @@
-import { access, chmod, copyFile, mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, open, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
-import { cacheDir, projectRoot } from '../util/paths.ts';
+import { cacheDir, outDir, packageRoot } from '../util/paths.ts';
+import type { EbpfSource, UserspaceCrate } from '../config/schema.ts';
+import type { ResolvedConfig } from '../config/load.ts';
 import { TargetSeed } from './seed.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 import { detectBpfToolchain, type BpfToolchain } from './toolchain.ts';
 
 /** What a build produces; passed from the global set-up to every test worker. */
 export const Artifacts = z.strictObject({
-  /** Directory of the eBPF objects, one per `[[bin]]` of ebpf-rs/programs (`exec`, …). */
+  /** Directory of the project's eBPF objects, each named as a scenario names it (`exec`, …). */
   ebpfDir: z.string(),
+  /** The project's own userspace binaries (config `userspace`), by name: host paths the guest runs. */
+  binaries: z.record(z.string(), z.string()),
   /** The loader binary that runs in the guest. */
   loader: z.string(),
   /** kmatrix-agent, which runs the harness's commands in the guest (harness/guest/agent.ts). */
@@ -20,27 +24,85 @@ export const Artifacts = z.strictObject({
 });
 export type Artifacts = z.infer<typeof Artifacts>;
 
-export const ebpfCrate = join(projectRoot, 'ebpf-rs');
-export const userspaceCrate = join(projectRoot, 'userspace-rs');
+/** kmatrix's own guest-side crate: the loader and the agent. */
+export const userspaceCrate = join(packageRoot, 'userspace-rs');
 
 /**
- * Builds ebpf-rs for bpfel-unknown-none (bpf-linker links it; BTF comes from
- * ebpf-rs/.cargo/config.toml) and the loader for the host, whose guest shares
- * its libc. cargo is incremental, so a second call costs a second or two.
+ * Builds what a run needs: the project's eBPF objects and userspace
+ * binaries as its config says (cargo is incremental: a second call costs a
+ * second or two), and kmatrix's loader and agent for the host, whose guest
+ * shares its libc.
  */
-export async function buildAll(options: { log?: (line: string) => void } = {}): Promise<Artifacts> {
+export async function buildAll(config: ResolvedConfig, options: { log?: (line: string) => void } = {}): Promise<Artifacts> {
   const started = performance.now();
   const toolchain = await detectBpfToolchain();
-  options.log?.(`building ebpf-rs and userspace-rs (${toolchain.kind} toolchain)`);
-  const ebpfDir = await buildEbpf(ebpfCrate, { toolchain, seed: true });
+  options.log?.(`building the eBPF objects, the userspace crates and kmatrix's loader (${toolchain.kind} toolchain)`);
+  const objectDirs: string[] = [];
+  for (const source of config.ebpf) objectDirs.push(await buildEbpfSource(source, config.root, toolchain));
+  const ebpfDir = await gatherObjects(objectDirs, join(outDir(), 'build', 'objects'));
+  const binaries: Record<string, string> = {};
+  for (const crate of config.userspace) Object.assign(binaries, await buildUserspace(crate, toolchain));
   await seeded(new TargetSeed(userspaceCrate, cacheDir(), ['release']), () => cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']));
   return {
     ebpfDir,
+    binaries,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
     agent: join(userspaceCrate, 'target', 'release', 'kmatrix-agent'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
+}
+
+async function buildEbpfSource(source: EbpfSource, root: string, toolchain: BpfToolchain): Promise<string> {
+  if ('crate' in source) return buildEbpf(source.crate, { toolchain, seed: true });
+  if ('command' in source) {
+    const [command, ...args] = source.command;
+    const result = await execa(command!, args, { cwd: root, reject: false, all: true, env: toolchain.env });
+    if (result.exitCode !== 0) throw new Error(`the eBPF build command \`${source.command.join(' ')}\` failed in ${root} (exit ${result.exitCode}):\n${result.all}`);
+  }
+  const objects = await elfFilesIn(source.objects).catch(() => {
+    throw new Error(`no eBPF objects at ${source.objects} (config ebpf: { objects }): build them first, or fix the path`);
+  });
+  if (objects.length === 0) throw new Error(`${source.objects} holds no ELF objects (config ebpf: { objects })`);
+  return source.objects;
+}
+
+/**
+ * One directory of every object, as scenarios name them: the only source's
+ * own, or links to all of them when there are several (two objects of the
+ * same name are an error: a scenario could not tell them apart).
+ */
+async function gatherObjects(dirs: string[], gathered: string): Promise<string> {
+  if (dirs.length === 1) return dirs[0]!;
+  await rm(gathered, { recursive: true, force: true });
+  await mkdir(gathered, { recursive: true });
+  const seen = new Map<string, string>();
+  for (const dir of dirs) {
+    for (const name of await elfFilesIn(dir)) {
+      const other = seen.get(name);
+      if (other) throw new Error(`two eBPF objects are named ${name}: ${join(other, name)} and ${join(dir, name)}; rename one of the programs`);
+      seen.set(name, dir);
+      await symlink(join(dir, name), join(gathered, name));
+    }
+  }
+  return gathered;
+}
+
+/** Builds a userspace crate for the host; its binaries by name, those of `bins` only if given. */
+async function buildUserspace(crate: UserspaceCrate, toolchain: BpfToolchain): Promise<Record<string, string>> {
+  const [command, ...leading] = toolchain.cargo;
+  const result = await execa(command!, [...leading, 'build', '--release', '--message-format=json-render-diagnostics'], { cwd: crate.crate, env: toolchain.env, reject: false, stderr: 'pipe' });
+  if (result.exitCode !== 0) throw new Error(`cargo build --release failed in ${crate.crate} (exit ${result.exitCode}):\n${result.stderr}`);
+  const built: Record<string, string> = {};
+  for (const line of result.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const message = JSON.parse(line) as { reason?: string; executable?: string | null; target?: { name?: string } };
+    if (message.reason === 'compiler-artifact' && message.executable && message.target?.name) built[message.target.name] = message.executable;
+  }
+  if (!crate.bins) return built;
+  const missing = crate.bins.filter((bin) => !(bin in built));
+  if (missing.length) throw new Error(`${crate.crate} builds no binary named ${missing.join(', ')} (it builds: ${Object.keys(built).join(', ') || 'none'})`);
+  return Object.fromEntries(crate.bins.map((bin) => [bin, built[bin]!]));
 }
 
 /**
@@ -79,15 +141,18 @@ async function cargo(toolchain: BpfToolchain, cwd: string, args: string[], env: 
 export async function exportArtifacts(artifacts: Artifacts, dir: string): Promise<Artifacts> {
   const ebpfDir = join(dir, 'ebpf');
   await mkdir(ebpfDir, { recursive: true });
-  for (const entry of await readdir(artifacts.ebpfDir, { withFileTypes: true })) {
-    const from = join(artifacts.ebpfDir, entry.name);
-    if (entry.isFile() && (await isElf(from))) await copyFile(from, join(ebpfDir, entry.name));
-  }
+  for (const name of await elfFilesIn(artifacts.ebpfDir)) await copyFile(join(artifacts.ebpfDir, name), join(ebpfDir, name));
   for (const binary of ['kmatrix-loader', 'kmatrix-agent'] as const) {
     await copyFile(binary === 'kmatrix-loader' ? artifacts.loader : artifacts.agent, join(dir, binary));
     await chmod(join(dir, binary), 0o755);
   }
-  const exported = { ...artifacts, ebpfDir, loader: join(dir, 'kmatrix-loader'), agent: join(dir, 'kmatrix-agent') };
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  for (const [name, path] of Object.entries(artifacts.binaries)) {
+    await copyFile(path, join(dir, 'bin', name));
+    await chmod(join(dir, 'bin', name), 0o755);
+  }
+  const binaries = Object.fromEntries(Object.keys(artifacts.binaries).map((name) => [name, join(dir, 'bin', name)]));
+  const exported = { ...artifacts, ebpfDir, binaries, loader: join(dir, 'kmatrix-loader'), agent: join(dir, 'kmatrix-agent') };
   await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
   return exported;
 }
@@ -98,18 +163,30 @@ export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
   const text = await readFile(path, 'utf8').catch(() => {
     throw new Error(`KMATRIX_PREBUILT=${dir}: no artifacts.json there; create it with \`npm run kmatrix -- build --out ${dir}\``);
   });
+  // Paths are taken relative to `dir`: CI moves it between jobs.
+  const recorded = parseJsonFile(path, Artifacts, text);
   const artifacts = {
-    ...parseJsonFile(path, Artifacts, text),
+    ...recorded,
     ebpfDir: join(dir, 'ebpf'),
+    binaries: Object.fromEntries(Object.keys(recorded.binaries).map((name) => [name, join(dir, 'bin', name)])),
     loader: join(dir, 'kmatrix-loader'),
     agent: join(dir, 'kmatrix-agent'),
   };
-  for (const binary of [artifacts.loader, artifacts.agent]) {
+  for (const binary of [artifacts.loader, artifacts.agent, ...Object.values(artifacts.binaries)]) {
     await access(binary).catch(() => {
       throw new Error(`KMATRIX_PREBUILT=${dir}: ${binary} is missing; export the build again with \`npm run kmatrix -- build --out ${dir}\``);
     });
   }
   return artifacts;
+}
+
+/** The ELF files directly in `dir`: eBPF objects (cargo leaves .d files and dirs beside them). */
+async function elfFilesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if ((entry.isFile() || entry.isSymbolicLink()) && (await isElf(join(dir, entry.name)))) names.push(entry.name);
+  }
+  return names.sort();
 }
 
 async function isElf(path: string): Promise<boolean> {

@@ -4,10 +4,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { projectRoot } from '../util/paths.ts';
+import { packageRoot } from '../util/paths.ts';
 import { toolEnv } from '../util/toolchain.ts';
 
-const workflowsDir = join(projectRoot, '.github', 'workflows');
+const workflowsDir = join(packageRoot, '.github', 'workflows');
 const workflows = readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f));
 
 describe('GitHub workflows', () => {
@@ -24,13 +24,13 @@ describe('GitHub workflows', () => {
 
 // The scripts CI runs: a syntax error in one (a quote inside `${VAR:?…}`,
 // say) only shows when that step runs, minutes into a job.
-const scripts = ['.ci/run', ...['harness/bin', 'harness/ci'].flatMap((dir) => readdirSync(join(projectRoot, dir)).map((f) => `${dir}/${f}`))].filter(
+const scripts = ['.ci/run', ...['harness/bin', 'harness/ci'].flatMap((dir) => readdirSync(join(packageRoot, dir)).map((f) => `${dir}/${f}`))].filter(
   (path) => !path.endsWith('.ts'),
 );
 
 describe('CI shell scripts', () => {
   test.for(scripts)('%s parses (bash -n)', async (path) => {
-    const result = await execa('bash', ['-n', join(projectRoot, path)], { reject: false });
+    const result = await execa('bash', ['-n', join(packageRoot, path)], { reject: false });
     expect(result.stderr, `${path} has a syntax error`).toBe('');
     expect(result.exitCode).toBe(0);
   });

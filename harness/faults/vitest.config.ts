@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { projectRoot } from '../util/paths.ts';
+import { packageRoot } from '../util/paths.ts';
 import { KernelLanesSequencer } from '../pool/sequencer.ts';
 
 // The fault suite: scenario files that must fail, run on one kernel by
@@ -9,7 +9,7 @@ const kernel = process.env.KMATRIX_FAULT_KERNEL ?? '6.1';
 
 export default defineConfig({
   test: {
-    root: projectRoot,
+    root: packageRoot,
     maxWorkers: 2,
     sequence: { sequencer: KernelLanesSequencer },
     teardownTimeout: 60_000,
@@ -18,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: `faults on ${kernel}`,
-          root: projectRoot,
+          root: packageRoot,
           include: ['harness/faults/*.fault.ts'],
           provide: { kernelName: kernel },
           globalSetup: ['./harness/scenario/global-setup.ts'],

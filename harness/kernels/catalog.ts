@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as z from 'zod';
-import { projectRoot } from '../util/paths.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 
 /**
@@ -29,8 +27,7 @@ export const Catalog = z.strictObject({
 });
 export type Catalog = z.infer<typeof Catalog>;
 
-export const catalogPath = join(projectRoot, 'images', 'kernels.json');
-
-export async function readCatalog(path = catalogPath): Promise<Catalog> {
+/** Reads the catalog at `path` (the project config's `kernels.catalog`). */
+export async function readCatalog(path: string): Promise<Catalog> {
   return parseJsonFile(path, Catalog, await readFile(path, 'utf8'));
 }

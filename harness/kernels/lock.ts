@@ -1,7 +1,6 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as z from 'zod';
-import { projectRoot } from '../util/paths.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 
 /** One .deb as resolved from the archive: enough to fetch and verify it without apt. */
@@ -38,13 +37,16 @@ export const Lock = z.strictObject({
 });
 export type Lock = z.infer<typeof Lock>;
 
-export const lockPath = join(projectRoot, 'images', 'kernels.lock.json');
-
-export async function readLock(path = lockPath): Promise<Lock> {
-  return parseJsonFile(path, Lock, await readFile(path, 'utf8'));
+/** Reads the lock at `path` (the project config's `kernels.lock`). */
+export async function readLock(path: string): Promise<Lock> {
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new Error(`no kernel lock at ${path}: create it with \`kmatrix kernels update\` (it resolves ${join(dirname(path), 'kernels.json')}'s lines)`);
+    throw err;
+  });
+  return parseJsonFile(path, Lock, text);
 }
 
-export async function writeLock(lock: Lock, path = lockPath): Promise<void> {
+export async function writeLock(lock: Lock, path: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, `${JSON.stringify(Lock.parse(lock), null, 2)}\n`);
   await rename(tmp, path);

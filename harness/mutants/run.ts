@@ -9,8 +9,12 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withDir } from 'tmp-promise';
-import { buildAll, buildEbpf, ebpfCrate, exportArtifacts, type Artifacts } from '../build/index.ts';
-import { newRunId, outDir } from '../util/paths.ts';
+import { buildAll, buildEbpf, exportArtifacts, type Artifacts } from '../build/index.ts';
+import { newRunId, outDir, packageRoot, userRoot } from '../util/paths.ts';
+import { loadConfig } from '../config/load.ts';
+
+/** The crate whose programs are mutated: kmatrix's own (this is a tool of its repository). */
+const ebpfCrate = join(packageRoot, 'ebpf-rs');
 import { plainMessage, runVitestForReport } from '../scenario/vitest-json.ts';
 import { MUTANTS, applyMutant, type Mutant } from './catalog.ts';
 
@@ -58,7 +62,7 @@ function firstLine(text: string): string {
 
 const started = Date.now();
 console.log(`mutants on kernel ${kernel}: building the loader and the unchanged programs`);
-const built: Artifacts = await buildAll();
+const built: Artifacts = await buildAll(await loadConfig(userRoot()));
 const scenariosOf = (list: Mutant[]) => [...new Set(list.flatMap((m) => m.scenarios))].sort();
 
 const rows: { mutant: Mutant; killedBy?: string; message: string }[] = [];

@@ -22,6 +22,8 @@ interface PoolRegistry {
   plan: Map<string, number>;
   loader?: string;
   agent?: string;
+  /** The project config's VM size. */
+  vm?: { memoryMiB: number; cpus: number };
   broker?: Promise<VmBroker>;
   users: number;
 }
@@ -46,10 +48,12 @@ export async function joinPool(
   kernel: KernelImage,
   accel: Accel,
   guestTools: { loader: string; agent: string },
+  vm: { memoryMiB: number; cpus: number },
 ): Promise<{ broker: VmBroker; leave: () => Promise<void> }> {
   registry.kernels.set(kernel.name, { image: kernel, accel });
   registry.loader = guestTools.loader;
   registry.agent = guestTools.agent;
+  registry.vm = vm;
   registry.users++;
   registry.broker ??= VmBroker.start({
     capacity: vmCapacity(),
@@ -63,6 +67,8 @@ export async function joinPool(
         consoleLogPath: join(runDir(), 'consoles', `${label}.log`),
         bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
         agent: registry.agent,
+        memoryMiB: registry.vm?.memoryMiB,
+        cpus: registry.vm?.cpus,
       });
     },
   });

@@ -2,7 +2,8 @@ import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonFile } from '../util/json-file.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
-import { outDir } from '../util/paths.ts';
+import { outDir, userRoot } from '../util/paths.ts';
+import { loadConfig } from '../config/load.ts';
 import { readLock } from '../kernels/lock.ts';
 import { renderJUnit } from './junit.ts';
 import { MatrixReport, buildMatrix, renderMarkdown, renderTable } from './matrix.ts';
@@ -21,7 +22,7 @@ export async function mergeReports(dirs: string[]): Promise<number> {
   }
   const cells = [];
   for (const file of files) cells.push(...parseJsonFile(file, MatrixReport, await readFile(file, 'utf8')).cells);
-  const order = (await readLock()).kernels.map((k) => k.name);
+  const order = (await readLock((await loadConfig(userRoot())).kernels.lock)).kernels.map((k) => k.name);
   const report = buildMatrix(cells, order);
   const dir = join(outDir(), 'report');
   await mkdir(dir, { recursive: true });

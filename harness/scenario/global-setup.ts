@@ -4,7 +4,8 @@ import { fetchKernels } from '../kernels/fetch-all.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import type { KernelImage } from '../kernels/unpack.ts';
 import { AccelSetting, chooseAccel, type Accel } from '../vm/accel.ts';
-import { cacheDir } from '../util/paths.ts';
+import { cacheDir, userRoot } from '../util/paths.ts';
+import { loadConfig } from '../config/load.ts';
 import { joinPool } from '../pool/run-pool.ts';
 
 declare module 'vitest' {
@@ -33,10 +34,11 @@ const flags = globalThis as { [WARNED]?: boolean };
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const name = project.getProvidedContext().kernelName;
-  const [kernel] = selectKernels(await readLock(), name);
+  const config = await loadConfig(userRoot());
+  const [kernel] = selectKernels(await readLock(config.kernels.lock), name);
   // CI builds once and hands the result to each kernel's job.
   const prebuilt = process.env.KMATRIX_PREBUILT;
-  const artifacts = prebuilt ? await prebuiltArtifacts(prebuilt) : await buildAll();
+  const artifacts = prebuilt ? await prebuiltArtifacts(prebuilt) : await buildAll(config);
   const images = await fetchKernels([kernel!]);
   const image = images.get(name)!;
   const accel = await chooseAccel(AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'), image.vmlinuz, cacheDir(), (msg) => {
@@ -46,7 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('artifacts', artifacts);
   project.provide('kernelImage', image);
   project.provide('accel', accel);
-  const pool = await joinPool(image, accel, artifacts);
+  const pool = await joinPool(image, accel, artifacts, config.vm);
   project.provide('vmBroker', pool.broker.socketPath);
   return pool.leave;
 }

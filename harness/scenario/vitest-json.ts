@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
 import { parseJsonFile } from '../util/json-file.ts';
-import { projectRoot } from '../util/paths.ts';
+import { packageRoot } from '../util/paths.ts';
 
 /** The parts of vitest's JSON report that the fault and mutant runners read. */
 export const VitestJsonReport = z.object({
@@ -28,9 +28,9 @@ export type VitestJsonReport = z.infer<typeof VitestJsonReport>;
  * wrote no report is.
  */
 export async function runVitestForReport(options: { args: string[]; jsonPath: string; env: NodeJS.ProcessEnv; showOutput?: boolean }): Promise<VitestJsonReport> {
-  const vitest = join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs');
+  const vitest = join(packageRoot, 'node_modules', 'vitest', 'vitest.mjs');
   await execa(process.execPath, [vitest, 'run', ...options.args], {
-    cwd: projectRoot,
+    cwd: packageRoot,
     reject: false,
     stdio: options.showOutput ? 'inherit' : 'pipe',
     env: options.env,

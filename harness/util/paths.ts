@@ -2,8 +2,21 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root: every project path is relative to it. */
-export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/**
+ * Where kmatrix itself is: its harness, the loader's sources, the guest's
+ * boot stand-ins. In a project that installed it, somewhere under
+ * node_modules; in kmatrix's own repository, the repository.
+ */
+export const packageRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * The project under test: where its kmatrix.config.ts, eBPF crates,
+ * scenarios and kernel lock are. The directory kmatrix runs in, or
+ * `KMATRIX_ROOT`.
+ */
+export function userRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.KMATRIX_ROOT ?? process.cwd());
+}
 
 /**
  * The one cache directory: kernels, isolated apt state, tools built from source,
@@ -17,7 +30,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Where run artifacts (console logs, reports) go. `KMATRIX_OUT` overrides it. */
 export function outDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.KMATRIX_OUT ? resolve(env.KMATRIX_OUT) : join(projectRoot, 'out');
+  return env.KMATRIX_OUT ? resolve(env.KMATRIX_OUT) : join(userRoot(env), 'out');
 }
 
 /**

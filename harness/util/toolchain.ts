@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { cacheDir, projectRoot } from './paths.ts';
+import { cacheDir, packageRoot } from './paths.ts';
 
 /**
  * PATH for every tool the harness runs. Tools that set-up builds from source
@@ -9,7 +9,7 @@ import { cacheDir, projectRoot } from './paths.ts';
 export function toolPath(env: NodeJS.ProcessEnv = process.env): string {
   const dirs = [
     join(cacheDir(env), 'tools', 'bin'),
-    join(projectRoot, '.venv', 'bin'),
+    join(packageRoot, '.venv', 'bin'),
   ];
   return [...dirs, env.PATH ?? '/usr/local/bin:/usr/bin:/bin', '/usr/sbin', '/sbin'].join(':');
 }

@@ -8,7 +8,7 @@ import { dir as tmpDir } from 'tmp-promise';
 import type { KernelImage } from '../kernels/unpack.ts';
 import { Guest } from '../guest/guest.ts';
 import { toolEnv } from '../util/toolchain.ts';
-import { projectRoot } from '../util/paths.ts';
+import { packageRoot } from '../util/paths.ts';
 import { chooseAccel, type Accel, type AccelSetting } from './accel.ts';
 import { FileTail } from './file-tail.ts';
 import { KernelWatch } from './kernel-watch.ts';
@@ -37,7 +37,7 @@ export interface VmOptions {
 
 const CONSOLE_TAIL_LINES = 60;
 /** Stand-ins for what virtme-ng's init runs at boot and the harness does not need; the guest sees the host's files. */
-const FASTBOOT_DIR = join(projectRoot, 'harness', 'vm', 'fastboot');
+const FASTBOOT_DIR = join(packageRoot, 'harness', 'vm', 'fastboot');
 
 /** A boot that failed: carries the console's last lines. */
 export class VmBootError extends Error {
