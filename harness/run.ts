@@ -1,19 +1,23 @@
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { join } from 'node:path';
-import { packageRoot } from './util/paths.ts';
+import { userRoot } from './util/paths.ts';
 
 /**
- * The main job: every scenario on every selected kernel, through vitest's
- * kernel projects (the unit tests are `npm test`'s business). The matrix
- * reporter prints the table at the end; the exit code is vitest's.
+ * The main job: every scenario of the project in the current directory (or
+ * KMATRIX_ROOT) on every selected kernel, through the vitest that kmatrix
+ * depends on and its matrix config. The matrix reporter prints the table at
+ * the end; the exit code is vitest's.
  */
-export async function runMatrix(options: { kernels?: string }): Promise<number> {
-  const vitest = join(packageRoot, 'node_modules', 'vitest', 'vitest.mjs');
-  const result = await execa(process.execPath, [vitest, 'run', '--project', 'kernel *'], {
-    cwd: packageRoot,
+export async function runMatrix(options: { kernels?: string; vitestArgs?: string[] }): Promise<number> {
+  const vitestDir = dirname(createRequire(import.meta.url).resolve('vitest/package.json'));
+  const config = fileURLToPath(new URL(`./scenario/vitest.matrix.config${extname(import.meta.url)}`, import.meta.url));
+  const result = await execa(process.execPath, [join(vitestDir, 'vitest.mjs'), 'run', '--config', config, ...(options.vitestArgs ?? [])], {
+    cwd: userRoot(),
     stdio: 'inherit',
     reject: false,
-    env: options.kernels ? { KERNELS: options.kernels } : {},
+    env: { KMATRIX_ROOT: userRoot(), ...(options.kernels ? { KERNELS: options.kernels } : {}) },
   });
   return result.exitCode ?? 1;
 }

@@ -4,7 +4,7 @@ import '../expect/matchers.ts';
 import type { CaseWatch } from '../vm/case-watch.ts';
 import { LeasedVm } from '../pool/lease.ts';
 import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
-import { packageRoot } from '../util/paths.ts';
+import { userRoot } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
 import { casePhases, type Phases } from '../report/phases.ts';
 
@@ -34,7 +34,7 @@ export const test = baseTest
   // (the kernel died or splatted, the guest stopped answering, what the
   // file left could not be removed): this file, not the next, gets the blame.
   .extend('vm', { scope: 'file' }, async ({ kernel, ownVm }, { onCleanup }) => {
-    const file = relative(packageRoot, expect.getState().testPath ?? 'unknown file');
+    const file = relative(userRoot(), expect.getState().testPath ?? 'unknown file');
     const vm = await LeasedVm.acquire(inject('vmBroker'), kernel, file, { own: ownVm });
     onCleanup(async () => void (await vm.release()));
     return vm;
