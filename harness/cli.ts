@@ -1,20 +1,23 @@
 #!/usr/bin/env node
-// The command line: `kmatrix run | kernels update | kernels fetch | build | report merge`.
+// The command line: `kmatrix setup | run | kernels update | kernels fetch | build | report merge`.
 import { parseArgs } from 'node:util';
 import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
 import { resolveKernelLine } from './kernels/resolve.ts';
-import { cacheDir, userRoot } from './util/paths.ts';
+import { join } from 'node:path';
+import { cacheDir, packageRoot, userRoot } from './util/paths.ts';
 import { loadConfig } from './config/load.ts';
 
 const USAGE = `usage: kmatrix <command> [options]
 
-commands:
+commands (in the project of the current directory, by its kmatrix.config.ts):
+  setup              install what the VMs need on this machine (QEMU, virtme-ng, virtiofsd,
+                     bpf-linker, …); fast when everything is there
   run                build, fetch the kernels, run every scenario on each, print the matrix
-  kernels update     resolve images/kernels.json to the newest packages; rewrite images/kernels.lock.json
+  kernels update     resolve the kernel catalog to the newest packages; rewrite the lock
   kernels fetch      download, verify and unpack the locked kernels into the cache
-  build [--out DIR]  build ebpf-rs and userspace-rs; --out copies the loader and objects to DIR
-                     (use them with KMATRIX_PREBUILT=DIR instead of building)
+  build [--out DIR]  build the eBPF objects, the userspace crates and kmatrix's loader;
+                     --out copies them to DIR (use with KMATRIX_PREBUILT=DIR instead of building)
   report merge DIR…  merge matrix.json files found under DIRs into one report (CI's summary job)
 
 options:
@@ -37,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const selection = values.kernel ?? process.env.KERNELS;
   const command = positionals.slice(0, 2).join(' ');
+  if (command === 'setup') {
+    const { execa } = await import('execa');
+    const result = await execa('bash', [join(packageRoot, 'harness', 'bin', 'setup')], { stdio: 'inherit', reject: false });
+    return result.exitCode ?? 1;
+  }
   if (command === 'report merge') {
     const { mergeReports } = await import('./report/merge.ts');
     return mergeReports(positionals.slice(2));

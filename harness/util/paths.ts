@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url';
  * boot stand-ins. In a project that installed it, somewhere under
  * node_modules; in kmatrix's own repository, the repository.
  */
-export const packageRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const packageRoot = packageRootOf(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** The harness runs from its sources (`harness/`) or from the built `dist/harness/`. */
+function packageRootOf(harnessParent: string): string {
+  return basename(harnessParent) === 'dist' ? dirname(harnessParent) : resolve(harnessParent);
+}
 
 /**
  * The project under test: where its kmatrix.config.ts, eBPF crates,
