@@ -1,5 +1,5 @@
 import { access, chmod, copyFile, mkdir, open, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
 import { cacheDir, outDir, packageRoot } from '../util/paths.ts';
@@ -112,12 +112,52 @@ async function buildUserspace(crate: UserspaceCrate, toolchain: BpfToolchain): P
  */
 export async function buildEbpf(crateDir: string, options: { toolchain?: BpfToolchain; targetDir?: string; /** Start a first build from the cache's seed (see TargetSeed). */ seed?: boolean } = {}): Promise<string> {
   const toolchain = options.toolchain ?? (await detectBpfToolchain());
-  const env = options.targetDir ? { CARGO_TARGET_DIR: options.targetDir } : {};
-  const build = () => cargo(toolchain, crateDir, ['build', '--release', '--locked', '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
+  const env = { ...(await bpfTargetEnv(toolchain, crateDir)), ...(options.targetDir ? { CARGO_TARGET_DIR: options.targetDir } : {}) };
+  // --locked where the crate has its lock beside it: a project's own crate
+  // inside a workspace has it at the workspace's root.
+  const ownLock = await access(join(crateDir, 'Cargo.lock')).then(() => true, () => false);
+  const build = () => cargo(toolchain, crateDir, ['build', '--release', ...(ownLock ? ['--locked'] : []), '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
   // The host profile holds the build scripts' dependencies.
-  if (options.seed && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none']), build);
+  if (options.seed && ownLock && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none']), build);
   else await build();
-  return join(options.targetDir ?? join(crateDir, 'target'), 'bpfel-unknown-none', 'release');
+  return join(options.targetDir ?? (await cargoTargetDir(toolchain, crateDir)), 'bpfel-unknown-none', 'release');
+}
+
+/**
+ * What aya-build would give cargo for the BPF target, so that a project's
+ * eBPF crate needs no cargo config of its own: bpf-linker as the linker,
+ * with BTF made from the debug info (which the loader decodes the
+ * project's types from). Debian's stable rustc takes aya-ebpf's
+ * `#![feature]`s only with RUSTC_BOOTSTRAP. A crate whose cargo config
+ * sets the target up itself keeps its own: cargo would add both sets of
+ * flags up, and bpf-linker refuses `--btf` twice.
+ */
+async function bpfTargetEnv(toolchain: BpfToolchain, crateDir: string): Promise<NodeJS.ProcessEnv> {
+  const bootstrap = toolchain.kind === 'debian' ? { RUSTC_BOOTSTRAP: '1' } : {};
+  if (await configuresBpfTarget(crateDir)) return bootstrap;
+  return {
+    CARGO_TARGET_BPFEL_UNKNOWN_NONE_LINKER: 'bpf-linker',
+    CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS: '-C debuginfo=2 -C link-arg=--btf',
+    ...bootstrap,
+  };
+}
+
+/** Whether a cargo config that applies in `dir` (its own or an ancestor's) has a `[target.bpfel-unknown-none]`. */
+async function configuresBpfTarget(dir: string): Promise<boolean> {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    for (const name of ['config.toml', 'config']) {
+      const text = await readFile(join(at, '.cargo', name), 'utf8').catch(() => '');
+      if (text.includes('[target.bpfel-unknown-none]')) return true;
+    }
+    if (dirname(at) === at) return false;
+  }
+}
+
+/** Where cargo puts `crateDir`'s build: its workspace's target directory. */
+async function cargoTargetDir(toolchain: BpfToolchain, crateDir: string): Promise<string> {
+  const [command, ...leading] = toolchain.cargo;
+  const { stdout } = await execa(command!, [...leading, 'metadata', '--format-version', '1', '--no-deps', '--offline'], { cwd: crateDir, env: toolchain.env });
+  return (JSON.parse(stdout) as { target_directory: string }).target_directory;
 }
 
 async function seeded(seed: TargetSeed, build: () => Promise<void>): Promise<void> {
