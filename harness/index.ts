@@ -11,6 +11,10 @@ export { kernelAtLeast } from './scenario/kernel-version.ts';
 export { LoaderError, LoaderDecodeError, type LoaderSpec, type LoaderSession, type LoaderResult, type DecodedEvent } from './loader/client.ts';
 export type { Decoded, MapLine, EventLine, LogLine, ReadyLine, StatsLine, ErrorLine } from './loader/protocol.ts';
 
+// The project's own userspace binaries in the guest, and the maps they created.
+export { UserProgram, ProgramError, type ProgramExit } from './userspace/program.ts';
+export { readLiveMaps } from './userspace/live-maps.ts';
+
 // The guest: commands with deadlines that kill.
 export { CommandTimeoutError, GuestUnavailableError, type Guest, type ExecResult, type ExecOptions } from './guest/guest.ts';
 

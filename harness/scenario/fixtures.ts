@@ -7,6 +7,8 @@ import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
 import { userRoot } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
 import { casePhases, type Phases } from '../report/phases.ts';
+import { UserProgram } from '../userspace/program.ts';
+import { readLiveMaps } from '../userspace/live-maps.ts';
 
 declare module 'vitest' {
   interface TaskMeta {
@@ -63,6 +65,28 @@ export const test = baseTest
       sessions.push(session);
       return session;
     };
+  })
+  // The project's own userspace binaries (config `userspace`), started in
+  // the guest; each is killed when the case ends, whatever happened.
+  .extend('startProgram', ({ vm, kernelLog: _ }, { onCleanup }) => {
+    const programs: UserProgram[] = [];
+    onCleanup(async () => {
+      for (const program of programs) await program[Symbol.asyncDispose]();
+    });
+    return async (name: string, args: string[] = [], options: { env?: Record<string, string> } = {}) => {
+      const binaries = inject('artifacts').binaries;
+      const path = binaries[name];
+      if (!path) throw new Error(`no userspace binary named ${name} in this build (the config's userspace crates built: ${Object.keys(binaries).join(', ') || 'none'})`);
+      const program = await UserProgram.start(vm.guest, `kernel ${vm.kernel.name}`, name, path, args, options.env);
+      programs.push(program);
+      return program;
+    };
+  })
+  // The maps a running program created, read from the kernel by name and
+  // decoded with `program`'s object's types (see readLiveMaps).
+  .extend('readLiveMaps', ({ vm, objectPath }) => {
+    return (program: string, maps: Record<string, string>, options?: { bytes?: string[] }) =>
+      readLiveMaps(vm.guest, `kernel ${vm.kernel.name}`, inject('artifacts').loader, objectPath(program), maps, options);
   })
   // Every case names the guest's console log (reporters show annotations
   // with a failure): it is where an oops, a splat or a hang shows.
