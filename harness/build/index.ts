@@ -14,6 +14,8 @@ export const Artifacts = z.strictObject({
   loader: z.string(),
   /** kmatrix-agent, which runs the harness's commands in the guest (harness/guest/agent.ts). */
   agent: z.string(),
+  /** kmatrix-probe-target, the process uprobe scenarios probe (userspace-rs/src/bin/kmatrix-probe-target.rs). */
+  probeTarget: z.string(),
   toolchain: z.enum(['debian', 'nightly']),
   buildMs: z.number(),
 });
@@ -37,6 +39,7 @@ export async function buildAll(options: { log?: (line: string) => void } = {}): 
     ebpfDir,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
     agent: join(userspaceCrate, 'target', 'release', 'kmatrix-agent'),
+    probeTarget: join(userspaceCrate, 'target', 'release', 'kmatrix-probe-target'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
@@ -73,11 +76,18 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
     const from = join(artifacts.ebpfDir, entry.name);
     if (entry.isFile() && (await isElf(from))) await copyFile(from, join(ebpfDir, entry.name));
   }
-  for (const binary of ['kmatrix-loader', 'kmatrix-agent'] as const) {
-    await copyFile(binary === 'kmatrix-loader' ? artifacts.loader : artifacts.agent, join(dir, binary));
+  const binaries = { 'kmatrix-loader': artifacts.loader, 'kmatrix-agent': artifacts.agent, 'kmatrix-probe-target': artifacts.probeTarget };
+  for (const [binary, from] of Object.entries(binaries)) {
+    await copyFile(from, join(dir, binary));
     await chmod(join(dir, binary), 0o755);
   }
-  const exported = { ...artifacts, ebpfDir, loader: join(dir, 'kmatrix-loader'), agent: join(dir, 'kmatrix-agent') };
+  const exported = {
+    ...artifacts,
+    ebpfDir,
+    loader: join(dir, 'kmatrix-loader'),
+    agent: join(dir, 'kmatrix-agent'),
+    probeTarget: join(dir, 'kmatrix-probe-target'),
+  };
   await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
   return exported;
 }
@@ -93,8 +103,9 @@ export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
     ebpfDir: join(dir, 'ebpf'),
     loader: join(dir, 'kmatrix-loader'),
     agent: join(dir, 'kmatrix-agent'),
+    probeTarget: join(dir, 'kmatrix-probe-target'),
   };
-  for (const binary of [artifacts.loader, artifacts.agent]) {
+  for (const binary of [artifacts.loader, artifacts.agent, artifacts.probeTarget]) {
     await access(binary).catch(() => {
       throw new Error(`KMATRIX_PREBUILT=${dir}: ${binary} is missing; export the build again with \`npm run kmatrix -- build --out ${dir}\``);
     });
