@@ -146,3 +146,16 @@ pub struct ProbeEvent {
 #[cfg(feature = "user")]
 // SAFETY: repr(C), 4 * 4 + 2 * 8 + 16 bytes, every field aligned, no padding.
 unsafe impl aya::Pod for ProbeEvent {}
+
+/// Packets and bytes, as a cgroup_skb program counts them: `bytes` sums
+/// `skb->len`, the IP packet's length (header included).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SkbCounts {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), two u64 fields, no padding.
+unsafe impl aya::Pod for SkbCounts {}
