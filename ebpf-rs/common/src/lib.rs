@@ -159,3 +159,24 @@ pub struct SkbCounts {
 #[cfg(feature = "user")]
 // SAFETY: repr(C), two u64 fields, no padding.
 unsafe impl aya::Pod for SkbCounts {}
+
+/// One record per exec of the exec probe, from `tailcall`: which program
+/// of the jump table handled it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TailEvent {
+    /// Thread group id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Real uid (low 32 bits of `bpf_get_current_uid_gid`).
+    pub uid: u32,
+    /// The jump table slot whose program wrote the event, or
+    /// `TAIL_CALL_MISSED` when the dispatcher's tail call failed.
+    pub slot: u32,
+}
+
+/// `TailEvent::slot` when the tail call failed (an empty slot).
+pub const TAIL_CALL_MISSED: u32 = 255;
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), three u32 fields, no padding.
+unsafe impl aya::Pod for TailEvent {}

@@ -13,7 +13,8 @@ pub const EXEC_PROBE_COMM_LEN: usize = 14;
 
 /// The probe's comm as the kernel stores it, NUL-padded to
 /// `TASK_COMM_LEN`, as two words so it is compared without a memcmp call.
-const EXEC_PROBE_COMM: [u64; 2] = comm_words(b"kmx-exec-probe\0\0");
+#[allow(dead_code)]
+pub const EXEC_PROBE_COMM: [u64; 2] = comm_words(b"kmx-exec-probe\0\0");
 
 const fn comm_words(comm: &[u8; TASK_COMM_LEN]) -> [u64; 2] {
     let mut low = [0u8; 8];
