@@ -180,3 +180,19 @@ pub const TAIL_CALL_MISSED: u32 = 255;
 #[cfg(feature = "user")]
 // SAFETY: repr(C), three u32 fields, no padding.
 unsafe impl aya::Pod for TailEvent {}
+
+/// One record per `file_open` the `lsm` program decided on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LsmEvent {
+    /// Process id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Thread id (low 32 bits of `bpf_get_current_pid_tgid`).
+    pub tid: u32,
+    /// What the program returned to the kernel: 0 allows, `-errno` denies.
+    pub ret: i32,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), three 4-byte fields, no padding.
+unsafe impl aya::Pod for LsmEvent {}

@@ -50,6 +50,14 @@ pub const PROBE_TARGET_COMM: [u64; 2] = comm_words(b"kmx-probe-tgt\0\0\0");
 #[allow(dead_code)]
 pub const PROBE_TARGET_COMM_LEN: usize = 14;
 
+/// The comm the lsm scenario's process gives itself before it tries the
+/// opens the `lsm` program denies.
+#[allow(dead_code)]
+pub const LSM_PROBE_COMM: [u64; 2] = comm_words(b"kmx-lsm-probe\0\0\0");
+/// Its length with the NUL.
+#[allow(dead_code)]
+pub const LSM_PROBE_COMM_LEN: usize = 14;
+
 /// Whether the first `len` bytes of `comm` (from `current_comm`) are those
 /// of `words` (from `comm_words`). Only the name and its NUL count: after a
 /// rename (`prctl(PR_SET_NAME)`) some kernels (6.1's `strlcpy`) leave the
