@@ -23,6 +23,8 @@ export { runGuestScript } from './traffic/guest-script.ts';
 export { generateExecs, EXEC_PROBE_COMM, type ExecTruth, type ExecTrafficOptions } from './traffic/exec.ts';
 export { generateConnects, TCP_PROBE_COMM, type ConnectTruth } from './traffic/tcp.ts';
 export { createVethPair, sendPackets, readReceived, countsBetween, NET, IPPROTO, type PacketCounts, type ReceivedCounts } from './traffic/packets.ts';
+export { runProbeTarget, PROBE_TARGET_COMM, type ProbeTargetTruth } from './traffic/probes.ts';
+export { createCgroup, removeCgroup, udpInCgroup, type CgroupUdpTruth } from './traffic/cgroup.ts';
 
 // Comparing with the truth, and views of raw kernel values.
 export { diffAgainstTruth, describeDiff, type Fields, type TruthDiff } from './expect/truth.ts';

@@ -19,6 +19,8 @@ export const Artifacts = z.strictObject({
   loader: z.string(),
   /** kmatrix-agent, which runs the harness's commands in the guest (harness/guest/agent.ts). */
   agent: z.string(),
+  /** kmatrix-probe-target, the process uprobe scenarios probe (userspace-rs/src/bin/kmatrix-probe-target.rs). */
+  probeTarget: z.string(),
   toolchain: z.enum(['debian', 'nightly']),
   buildMs: z.number(),
 });
@@ -48,6 +50,7 @@ export async function buildAll(config: ResolvedConfig, options: { log?: (line: s
     binaries,
     loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
     agent: join(userspaceCrate, 'target', 'release', 'kmatrix-agent'),
+    probeTarget: join(userspaceCrate, 'target', 'release', 'kmatrix-probe-target'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
@@ -182,8 +185,9 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
   const ebpfDir = join(dir, 'ebpf');
   await mkdir(ebpfDir, { recursive: true });
   for (const name of await elfFilesIn(artifacts.ebpfDir)) await copyFile(join(artifacts.ebpfDir, name), join(ebpfDir, name));
-  for (const binary of ['kmatrix-loader', 'kmatrix-agent'] as const) {
-    await copyFile(binary === 'kmatrix-loader' ? artifacts.loader : artifacts.agent, join(dir, binary));
+  const own = { 'kmatrix-loader': artifacts.loader, 'kmatrix-agent': artifacts.agent, 'kmatrix-probe-target': artifacts.probeTarget };
+  for (const [binary, from] of Object.entries(own)) {
+    await copyFile(from, join(dir, binary));
     await chmod(join(dir, binary), 0o755);
   }
   await mkdir(join(dir, 'bin'), { recursive: true });
@@ -192,7 +196,14 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
     await chmod(join(dir, 'bin', name), 0o755);
   }
   const binaries = Object.fromEntries(Object.keys(artifacts.binaries).map((name) => [name, join(dir, 'bin', name)]));
-  const exported = { ...artifacts, ebpfDir, binaries, loader: join(dir, 'kmatrix-loader'), agent: join(dir, 'kmatrix-agent') };
+  const exported = {
+    ...artifacts,
+    ebpfDir,
+    binaries,
+    loader: join(dir, 'kmatrix-loader'),
+    agent: join(dir, 'kmatrix-agent'),
+    probeTarget: join(dir, 'kmatrix-probe-target'),
+  };
   await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
   return exported;
 }
@@ -211,8 +222,9 @@ export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
     binaries: Object.fromEntries(Object.keys(recorded.binaries).map((name) => [name, join(dir, 'bin', name)])),
     loader: join(dir, 'kmatrix-loader'),
     agent: join(dir, 'kmatrix-agent'),
+    probeTarget: join(dir, 'kmatrix-probe-target'),
   };
-  for (const binary of [artifacts.loader, artifacts.agent, ...Object.values(artifacts.binaries)]) {
+  for (const binary of [artifacts.loader, artifacts.agent, artifacts.probeTarget, ...Object.values(artifacts.binaries)]) {
     await access(binary).catch(() => {
       throw new Error(`KMATRIX_PREBUILT=${dir}: ${binary} is missing; export the build again with \`npm run kmatrix -- build --out ${dir}\``);
     });

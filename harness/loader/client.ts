@@ -19,8 +19,32 @@ import {
 export interface LoaderSpec {
   /** Host path of the eBPF object. */
   object: string;
-  /** program name → attach point, e.g. `{ sched_process_exec: 'tracepoint:sched/sched_process_exec' }`. */
+  /**
+   * program name → attach point `KIND:TARGET`, e.g.
+   * `{ sched_process_exec: 'tracepoint:sched/sched_process_exec' }`. Kinds:
+   * - `tracepoint:CATEGORY/NAME`, `raw_tracepoint:NAME` (`sched_process_exec`)
+   * - `kprobe:FUNCTION`, `kretprobe:FUNCTION`
+   * - `fentry:FUNCTION`, `fexit:FUNCTION`: resolved in the kernel's BTF at load
+   * - `uprobe:BINARY:SYMBOL[+OFFSET]`, `uprobe:BINARY:0xOFFSET`, and the same
+   *   for `uretprobe` (BINARY is a path in the guest, which sees the host's files)
+   * - `xdp:INTERFACE`, `tc-ingress:INTERFACE`, `tc-egress:INTERFACE` (clsact)
+   * - `cgroup-skb-ingress:CGROUP_DIR`, `cgroup-skb-egress:CGROUP_DIR` (cgroup v2)
+   * - `socket-filter:packet:INTERFACE`: the loader opens an AF_PACKET raw
+   *   socket bound to INTERFACE (every protocol, in its network namespace),
+   *   attaches the filter and holds the socket until it stops; the filter
+   *   sees every frame crossing the interface, both ways
+   * - `lsm:HOOK`: needs `bpf` among the kernel's active LSMs
+   *
+   * A kind the kernel lacks, or a target it does not have, is an `error`
+   * line naming program, kind and target, at stage `attach` (or `load`
+   * without kernel BTF, `verify` if the verifier refuses the program).
+   */
   attach: Record<string, string>;
+  /**
+   * ProgramArray map → `{ index: program }`: each program is loaded and put
+   * at its index before anything is attached, for `bpf_tail_call`.
+   */
+  progArrays?: Record<string, Record<number, string>>;
   /**
    * RingBuf map → the type of its records, by its name in the eBPF crate
    * (`'ExecEvent'`, or a path such as `'myapp_common::ExecEvent'`), decoded
@@ -139,6 +163,9 @@ export class LoaderSession implements AsyncDisposable {
     for (const field of spec.bytes ?? []) args.push('--bytes', field);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);
+    for (const [map, slots] of Object.entries(spec.progArrays ?? {})) {
+      args.push('--prog-array', `${map}=${Object.entries(slots).map(([index, program]) => `${index}:${program}`).join(',')}`);
+    }
     // exec: the loader becomes the command's process, so its exit (or the
     // signal it died of) is what the session sees.
     const process = await guest.stream(`exec ${args.map(shellQuote).join(' ')}`);

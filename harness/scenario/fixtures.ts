@@ -66,6 +66,9 @@ export const test = baseTest
       return session;
     };
   })
+  // kmatrix-probe-target: a process with a known function to put uprobes
+  // on, which reports every call it made (see runProbeTarget).
+  .extend('probeTarget', { scope: 'file' }, () => inject('artifacts').probeTarget)
   // The project's own userspace binaries (config `userspace`), started in
   // the guest; each is killed when the case ends, whatever happened.
   .extend('startProgram', ({ vm, kernelLog: _ }, { onCleanup }) => {

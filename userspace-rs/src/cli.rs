@@ -18,9 +18,29 @@ usage: kmatrix-loader --object PATH [options]
                                    read for its types
   --attach PROGRAM=KIND:TARGET   load PROGRAM and attach it (repeatable)
                                    tracepoint:CATEGORY/NAME
+                                   raw_tracepoint:NAME
                                    kprobe:FUNCTION
+                                   kretprobe:FUNCTION
+                                   fentry:FUNCTION    (kernel BTF)
+                                   fexit:FUNCTION     (kernel BTF)
+                                   uprobe:BINARY:SYMBOL[+OFFSET]
+                                   uprobe:BINARY:0xOFFSET
+                                   uretprobe:BINARY:SYMBOL[+OFFSET] (or 0xOFFSET)
                                    xdp:INTERFACE
                                    tc-ingress:INTERFACE
+                                   tc-egress:INTERFACE
+                                   cgroup-skb-ingress:CGROUP_DIR
+                                   cgroup-skb-egress:CGROUP_DIR
+                                   socket-filter:packet:INTERFACE
+                                     (the loader opens an AF_PACKET raw
+                                     socket bound to INTERFACE, attaches the
+                                     filter and holds it until shutdown)
+                                   lsm:HOOK           (kernel BTF, and bpf in
+                                     the kernel's active LSMs)
+  --prog-array MAP=INDEX:PROGRAM[,INDEX:PROGRAM...]
+                                 before any attach, load each PROGRAM and put
+                                   it at INDEX of ProgramArray MAP, for
+                                   bpf_tail_call (repeatable)
   --ringbuf MAP=TYPE             stream records of ring buffer MAP (repeatable)
   --perf MAP=TYPE                stream records of perf event array MAP, one
                                    buffer per online CPU (repeatable)
@@ -73,6 +93,15 @@ pub struct Args {
     pub btf_offsets: Vec<BtfOffset>,
     /// `--btf-field`: resolved and reported, but not written anywhere.
     pub btf_fields: Vec<String>,
+    /// `--prog-array`: tail-call targets, filled before any attach.
+    pub prog_arrays: Vec<ProgArraySpec>,
+}
+
+/// `--prog-array MAP=INDEX:PROGRAM,...`.
+#[derive(Debug)]
+pub struct ProgArraySpec {
+    pub map: String,
+    pub entries: Vec<(u32, String)>,
 }
 
 /// `--live`: dump maps that a running program created.
@@ -100,10 +129,68 @@ pub struct Attach {
 
 #[derive(Debug)]
 pub enum Target {
-    TracePoint { category: String, name: String },
-    KProbe { function: String },
-    Xdp { interface: String },
-    TcIngress { interface: String },
+    TracePoint {
+        category: String,
+        name: String,
+    },
+    RawTracePoint {
+        name: String,
+    },
+    KProbe {
+        function: String,
+    },
+    KRetProbe {
+        function: String,
+    },
+    FEntry {
+        function: String,
+    },
+    FExit {
+        function: String,
+    },
+    UProbe {
+        binary: PathBuf,
+        location: UprobeLocation,
+        ret: bool,
+    },
+    Xdp {
+        interface: String,
+    },
+    TcIngress {
+        interface: String,
+    },
+    TcEgress {
+        interface: String,
+    },
+    CgroupSkb {
+        cgroup: PathBuf,
+        egress: bool,
+    },
+    SocketFilter {
+        interface: String,
+    },
+    Lsm {
+        hook: String,
+    },
+}
+
+/// Where in a binary a uprobe goes.
+#[derive(Debug, PartialEq)]
+pub enum UprobeLocation {
+    /// A symbol of the binary's symbol tables, plus an offset into it.
+    Symbol { name: String, offset: u64 },
+    /// A file offset in the binary.
+    Offset(u64),
+}
+
+impl std::fmt::Display for UprobeLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UprobeLocation::Symbol { name, offset: 0 } => write!(f, "{name}"),
+            UprobeLocation::Symbol { name, offset } => write!(f, "{name}+{offset:#x}"),
+            UprobeLocation::Offset(offset) => write!(f, "{offset:#x}"),
+        }
+    }
 }
 
 impl Target {
@@ -111,9 +198,18 @@ impl Target {
     pub fn kind(&self) -> &'static str {
         match self {
             Target::TracePoint { .. } => "tracepoint",
+            Target::RawTracePoint { .. } => "raw_tracepoint",
             Target::KProbe { .. } => "kprobe",
+            Target::KRetProbe { .. } => "kretprobe",
+            Target::FEntry { .. } => "fentry",
+            Target::FExit { .. } => "fexit",
+            Target::UProbe { ret: false, .. } => "uprobe",
+            Target::UProbe { ret: true, .. } => "uretprobe",
             Target::Xdp { .. } => "xdp",
-            Target::TcIngress { .. } => "tc",
+            Target::TcIngress { .. } | Target::TcEgress { .. } => "tc",
+            Target::CgroupSkb { .. } => "cgroup_skb",
+            Target::SocketFilter { .. } => "socket_filter",
+            Target::Lsm { .. } => "lsm",
         }
     }
 
@@ -122,31 +218,32 @@ impl Target {
     pub fn point(&self) -> String {
         match self {
             Target::TracePoint { category, name } => format!("{category}/{name}"),
-            Target::KProbe { function } => function.clone(),
+            Target::RawTracePoint { name } => name.clone(),
+            Target::KProbe { function }
+            | Target::KRetProbe { function }
+            | Target::FEntry { function }
+            | Target::FExit { function } => function.clone(),
+            Target::UProbe {
+                binary, location, ..
+            } => format!("{}:{location}", binary.display()),
             Target::Xdp { interface } => interface.clone(),
             Target::TcIngress { interface } => format!("{interface} ingress"),
+            Target::TcEgress { interface } => format!("{interface} egress"),
+            Target::CgroupSkb { cgroup, egress } => format!(
+                "{} {}",
+                cgroup.display(),
+                if *egress { "egress" } else { "ingress" }
+            ),
+            Target::SocketFilter { interface } => format!("packet socket on {interface}"),
+            Target::Lsm { hook } => hook.clone(),
         }
     }
 }
 
-/// Attach kinds the harness will grow into. Naming them here gives a clear
-/// "not supported yet" instead of "unknown kind" for a valid-looking spec.
-/// Listed in the errors for unsupported and unknown kinds.
-const SUPPORTED_KINDS: &str = "tracepoint, kprobe, xdp, tc-ingress";
-
-const PLANNED_KINDS: &[&str] = &[
-    "kretprobe",
-    "uprobe",
-    "uretprobe",
-    "raw_tracepoint",
-    "tp_btf",
-    "fentry",
-    "fexit",
-    "lsm",
-    "tc-egress",
-    "cgroup_skb",
-    "socket_filter",
-];
+/// Listed in the error for an unknown kind.
+const SUPPORTED_KINDS: &str = "tracepoint, raw_tracepoint, kprobe, kretprobe, fentry, fexit, \
+uprobe, uretprobe, xdp, tc-ingress, tc-egress, cgroup-skb-ingress, cgroup-skb-egress, \
+socket-filter, lsm";
 
 /// A map streamed as `event` lines (`--ringbuf` or `--perf`), each record
 /// decoded as the type named `type_name`.
@@ -203,6 +300,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut keep_bytes = Vec::new();
     let mut btf_offsets = Vec::new();
     let mut btf_fields = Vec::new();
+    let mut prog_arrays = Vec::new();
 
     while let Some(arg) = argv.next() {
         match arg.as_str() {
@@ -237,6 +335,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--bytes" => keep_bytes.push(parse_bytes(&value()?)?),
             "--btf-offset" => btf_offsets.push(parse_btf_offset(&value()?)?),
             "--btf-field" => btf_fields.push(parse_btf_field("--btf-field", &value()?)?),
+            "--prog-array" => prog_arrays.push(parse_prog_array(&value()?)?),
             _ => return Err(format!("unknown argument `{flag}`")),
         }
     }
@@ -255,6 +354,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
             keep_bytes,
             btf_offsets,
             btf_fields,
+            prog_arrays,
         }));
     }
     for (flag, given) in [
@@ -263,6 +363,7 @@ pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
         ("--perf", !perf_arrays.is_empty()),
         ("--btf-offset", !btf_offsets.is_empty()),
         ("--btf-field", !btf_fields.is_empty()),
+        ("--prog-array", !prog_arrays.is_empty()),
     ] {
         if given {
             return Err(format!(
@@ -295,6 +396,15 @@ fn parse_attach(spec: &str) -> Result<Attach, String> {
             "--attach expects PROGRAM=KIND:TARGET, got `{spec}`"
         ));
     };
+    let function = |kind: &str| match point {
+        "" => Err(format!(
+            "{kind} target must be a kernel function name, got `{point}`"
+        )),
+        _ if point.contains(['/', ' ', ':']) => Err(format!(
+            "{kind} target must be a kernel function name, got `{point}`"
+        )),
+        _ => Ok(point.to_owned()),
+    };
     let target = match kind {
         "tracepoint" => match point.split_once('/') {
             Some((category, name))
@@ -311,13 +421,33 @@ fn parse_attach(spec: &str) -> Result<Attach, String> {
                 ));
             }
         },
-        "kprobe" if !point.is_empty() && !point.contains(['/', ' ']) => Target::KProbe {
-            function: point.to_owned(),
+        "raw_tracepoint" => Target::RawTracePoint {
+            name: function(kind)
+                .map_err(|_| format!("raw_tracepoint target must be a tracepoint name (sched_process_exec), got `{point}`"))?,
         },
-        "kprobe" => {
-            return Err(format!(
-                "kprobe target must be a kernel function name, got `{point}`"
-            ));
+        "kprobe" => Target::KProbe {
+            function: function(kind)?,
+        },
+        "kretprobe" => Target::KRetProbe {
+            function: function(kind)?,
+        },
+        "fentry" => Target::FEntry {
+            function: function(kind)?,
+        },
+        "fexit" => Target::FExit {
+            function: function(kind)?,
+        },
+        "lsm" => Target::Lsm {
+            hook: function(kind)
+                .map_err(|_| format!("lsm target must be an LSM hook name (file_open), got `{point}`"))?,
+        },
+        "uprobe" | "uretprobe" => {
+            let (binary, location) = parse_uprobe(kind, point)?;
+            Target::UProbe {
+                binary,
+                location,
+                ret: kind == "uretprobe",
+            }
         }
         "xdp" => Target::Xdp {
             interface: parse_interface(kind, point)?,
@@ -325,11 +455,30 @@ fn parse_attach(spec: &str) -> Result<Attach, String> {
         "tc-ingress" => Target::TcIngress {
             interface: parse_interface(kind, point)?,
         },
-        _ if PLANNED_KINDS.contains(&kind) => {
-            return Err(format!(
-                "attach kind `{kind}` is not supported yet (supported: {SUPPORTED_KINDS})"
-            ));
+        "tc-egress" => Target::TcEgress {
+            interface: parse_interface(kind, point)?,
+        },
+        "cgroup-skb-ingress" | "cgroup-skb-egress" => {
+            if !point.starts_with('/') {
+                return Err(format!(
+                    "{kind} target must be the absolute path of a cgroup v2 directory, got `{point}`"
+                ));
+            }
+            Target::CgroupSkb {
+                cgroup: PathBuf::from(point),
+                egress: kind == "cgroup-skb-egress",
+            }
         }
+        "socket-filter" => match point.split_once(':') {
+            Some(("packet", interface)) => Target::SocketFilter {
+                interface: parse_interface(kind, interface)?,
+            },
+            _ => {
+                return Err(format!(
+                    "socket-filter target must be packet:INTERFACE, got `{point}`"
+                ));
+            }
+        },
         _ => {
             return Err(format!(
                 "unknown attach kind `{kind}` in `{spec}` (supported: {SUPPORTED_KINDS})"
@@ -339,6 +488,60 @@ fn parse_attach(spec: &str) -> Result<Attach, String> {
     Ok(Attach {
         program: program.to_owned(),
         target,
+    })
+}
+
+/// `BINARY:SYMBOL[+OFFSET]` or `BINARY:0xOFFSET`; the last colon splits,
+/// so the binary's path may hold colons.
+fn parse_uprobe(kind: &str, point: &str) -> Result<(PathBuf, UprobeLocation), String> {
+    let bad = || {
+        format!("{kind} target must be BINARY:SYMBOL[+OFFSET] or BINARY:0xOFFSET, got `{point}`")
+    };
+    let (binary, location) = point.rsplit_once(':').ok_or_else(bad)?;
+    if binary.is_empty() || location.is_empty() {
+        return Err(bad());
+    }
+    let number = |text: &str| match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    };
+    let location = if location.starts_with("0x") {
+        UprobeLocation::Offset(number(location).ok_or_else(bad)?)
+    } else {
+        match location.split_once('+') {
+            Some((name, offset)) if !name.is_empty() => UprobeLocation::Symbol {
+                name: name.to_owned(),
+                offset: number(offset).ok_or_else(bad)?,
+            },
+            Some(_) => return Err(bad()),
+            None => UprobeLocation::Symbol {
+                name: location.to_owned(),
+                offset: 0,
+            },
+        }
+    };
+    Ok((PathBuf::from(binary), location))
+}
+
+/// `MAP=INDEX:PROGRAM[,INDEX:PROGRAM...]`.
+fn parse_prog_array(spec: &str) -> Result<ProgArraySpec, String> {
+    let (map, list) = split_assignment("--prog-array", spec)?;
+    let entries = list
+        .split(',')
+        .map(|entry| match entry.split_once(':') {
+            Some((index, program)) if !program.is_empty() => index
+                .parse::<u32>()
+                .map(|index| (index, program.to_owned()))
+                .map_err(|_| ()),
+            _ => Err(()),
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| {
+            format!("--prog-array expects MAP=INDEX:PROGRAM[,INDEX:PROGRAM...], got `{spec}`")
+        })?;
+    Ok(ProgArraySpec {
+        map: map.to_owned(),
+        entries,
     })
 }
 
@@ -586,14 +789,78 @@ mod tests {
     }
 
     #[test]
+    fn every_attach_kind() {
+        let Ok(Parsed::Run(args)) = args(&[
+            "--object",
+            "o",
+            "--attach=a=kretprobe:vfs_read",
+            "--attach=b=raw_tracepoint:sched_process_exec",
+            "--attach=c=fentry:vfs_read",
+            "--attach=d=fexit:vfs_read",
+            "--attach=e=uprobe:/usr/bin/x:kmatrix_probe_target",
+            "--attach=f=uretprobe:/opt/a:b/x:sym+0x10",
+            "--attach=g=uprobe:/usr/bin/x:0x1130",
+            "--attach=h=tc-egress:veth-a",
+            "--attach=i=cgroup-skb-ingress:/sys/fs/cgroup/kmx",
+            "--attach=j=cgroup-skb-egress:/sys/fs/cgroup/kmx",
+            "--attach=k=socket-filter:packet:veth-b",
+            "--attach=l=lsm:file_open",
+            "--prog-array",
+            "JUMP=0:first,3:second",
+        ]) else {
+            panic!("should parse");
+        };
+        let points: Vec<_> = args
+            .attach
+            .iter()
+            .map(|a| (a.target.kind(), a.target.point()))
+            .collect();
+        let expected = [
+            ("kretprobe", "vfs_read"),
+            ("raw_tracepoint", "sched_process_exec"),
+            ("fentry", "vfs_read"),
+            ("fexit", "vfs_read"),
+            ("uprobe", "/usr/bin/x:kmatrix_probe_target"),
+            ("uretprobe", "/opt/a:b/x:sym+0x10"),
+            ("uprobe", "/usr/bin/x:0x1130"),
+            ("tc", "veth-a egress"),
+            ("cgroup_skb", "/sys/fs/cgroup/kmx ingress"),
+            ("cgroup_skb", "/sys/fs/cgroup/kmx egress"),
+            ("socket_filter", "packet socket on veth-b"),
+            ("lsm", "file_open"),
+        ];
+        assert_eq!(points, expected.map(|(k, p)| (k, p.to_owned())).to_vec());
+        assert_eq!(args.prog_arrays[0].map, "JUMP");
+        assert_eq!(
+            args.prog_arrays[0].entries,
+            [(0, "first".to_owned()), (3, "second".to_owned())]
+        );
+    }
+
+    #[test]
     fn rejects_bad_specs() {
         for bad in [
             &["--attach", "p=tracepoint:sched"][..],
-            &["--object", "o", "--attach", "p=kretprobe:do_sys_open"],
+            &["--object", "o", "--attach", "p=kretprobe:"],
+            &["--object", "o", "--attach", "p=fentry:a b"],
+            &["--object", "o", "--attach", "p=uprobe:/bin/true"],
+            &["--object", "o", "--attach", "p=uprobe:/bin/true:sym+zz"],
+            &["--object", "o", "--attach", "p=uprobe::sym"],
+            &["--object", "o", "--attach", "p=uretprobe:/bin/true:0xzz"],
+            &[
+                "--object",
+                "o",
+                "--attach",
+                "p=cgroup-skb-egress:sys/fs/cgroup",
+            ],
+            &["--object", "o", "--attach", "p=socket-filter:eth0"],
+            &["--object", "o", "--attach", "p=socket-filter:udp:53"],
+            &["--object", "o", "--prog-array", "JUMP=x:prog"],
+            &["--object", "o", "--prog-array", "JUMP=0:"],
+            &["--object", "o", "--prog-array", "JUMP"],
             &["--object", "o", "--attach", "p=kprobe:"],
             &["--object", "o", "--attach", "p=kprobe:a/b"],
             &["--object", "o", "--attach", "p=bogus:x"],
-            &["--object", "o", "--attach", "p=tc-egress:eth0"],
             &["--object", "o", "--attach", "p=xdp:"],
             &["--object", "o", "--attach", "p=xdp:a/b"],
             &["--object", "o", "--attach", "p=xdp:sixteen-bytes-xx"],

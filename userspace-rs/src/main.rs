@@ -40,8 +40,11 @@ use aya::{
         perf::{PerfEvent, PerfEventArrayBuffer},
     },
     programs::{
-        KProbe, Program, ProgramError, SchedClassifier, TcAttachType, TracePoint, Xdp, XdpMode,
+        CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, FEntry, FExit, KProbe, Lsm, ProbeKind,
+        Program, ProgramError, RawTracePoint, SchedClassifier, SocketFilter, TcAttachType,
+        TracePoint, UProbe, Xdp, XdpMode,
         tc::{self, TcError},
+        uprobe::{UProbeAttachLocation, UProbeScope},
     },
 };
 use aya_log::EbpfLogger;
@@ -54,7 +57,7 @@ use tokio::{
 
 use crate::{
     catalog::Catalog,
-    cli::{Args, Parsed, Target},
+    cli::{Args, Parsed, Target, UprobeLocation},
     decode::decode,
     output::{Failure, Stage, emit, fail},
     types::Type,
@@ -280,93 +283,226 @@ async fn run(args: Args) -> Result<(), Failure> {
     let mut loaded = HashSet::new();
     let attach_started = Instant::now();
     let mut verify = Duration::ZERO;
+    // Tail-call targets: loaded and put in their ProgramArrays before any
+    // program is attached, so no caller ever runs with an empty slot. The
+    // arrays are held until exit: the kernel empties a ProgramArray when
+    // its last user-space reference goes.
+    let mut prog_arrays = Vec::new();
+    for spec in &args.prog_arrays {
+        let map = ebpf
+            .take_map(&spec.map)
+            .ok_or_else(|| missing("map", &spec.map, &map_names))?;
+        let mut array = aya::maps::ProgramArray::try_from(map).map_err(|e| {
+            parse_error(format!(
+                "--prog-array {}: not a program array ({})",
+                spec.map,
+                output::error_chain(&e)
+            ))
+        })?;
+        for (index, name) in &spec.entries {
+            let program = ebpf
+                .program_mut(name)
+                .ok_or_else(|| missing("program", name, &program_names))?;
+            if loaded.insert(name.clone()) {
+                let started = Instant::now();
+                load_any(program, name)?;
+                verify += started.elapsed();
+            }
+            let fd = program.fd().map_err(fail(Stage::Load))?;
+            array.set(*index, fd, 0).map_err(|e| {
+                Failure::new(
+                    Stage::Load,
+                    format!(
+                        "--prog-array {}: putting {name} at index {index}: {}",
+                        spec.map,
+                        output::error_chain(&e)
+                    ),
+                )
+            })?;
+        }
+        prog_arrays.push(array);
+    }
+    // The kernel's BTF, read once, for fentry, fexit and lsm.
+    let mut kernel_btf: Option<aya::Btf> = None;
+    // Sockets and cgroup directories the programs hang off, held until exit.
+    let mut held_fds: Vec<std::os::fd::OwnedFd> = Vec::new();
     let mut ready_programs = Vec::new();
     for attach in &args.attach {
         let program = ebpf
             .program_mut(&attach.program)
             .ok_or_else(|| missing("program", &attach.program, &program_names))?;
-        let point = match &attach.target {
+        let name = attach.program.as_str();
+        let target = &attach.target;
+        // What the errors call the attach point: kind and target.
+        let to = format!("{} {}", target.kind(), target.point());
+        let attach_error = |e: ProgramError| attach_failure(name, &to, e);
+        // One program may be attached at several points; load it once.
+        macro_rules! load_once {
+            ($load:expr) => {
+                if loaded.insert(attach.program.clone()) {
+                    let started = Instant::now();
+                    $load?;
+                    verify += started.elapsed();
+                }
+            };
+        }
+        let point = match target {
             Target::TracePoint { category, name } => {
                 ensure_tracefs();
                 let tp: &mut TracePoint = program_as(program, &attach.program, "a tracepoint")?;
-                // One program may be attached at several points; load it once.
-                if loaded.insert(attach.program.clone()) {
-                    let started = Instant::now();
-                    tp.load().map_err(|e| verify_failure(&attach.program, e))?;
-                    verify += started.elapsed();
-                }
-                tp.attach(category, name).map_err(|e| {
-                    attach_failure(&attach.program, &format!("tracepoint {category}/{name}"), e)
-                })?;
-                attach.target.point()
+                load_once!(tp.load().map_err(|e| verify_failure(&attach.program, e)));
+                tp.attach(category, name).map_err(attach_error)?;
+                target.point()
             }
-            Target::KProbe { function } => {
-                let kprobe: &mut KProbe = program_as(program, &attach.program, "a kprobe")?;
-                if loaded.insert(attach.program.clone()) {
-                    let started = Instant::now();
-                    kprobe
-                        .load()
-                        .map_err(|e| verify_failure(&attach.program, e))?;
-                    verify += started.elapsed();
+            Target::RawTracePoint { name: tp_name } => {
+                let tp: &mut RawTracePoint = program_as(program, name, "a raw tracepoint")?;
+                load_once!(tp.load().map_err(|e| verify_failure(name, e)));
+                tp.attach(tp_name).map_err(attach_error)?;
+                target.point()
+            }
+            Target::KProbe { function } | Target::KRetProbe { function } => {
+                let kprobe: &mut KProbe = program_as(program, name, "a kprobe")?;
+                let is_return = matches!(kprobe.kind(), ProbeKind::Return);
+                if is_return != matches!(target, Target::KRetProbe { .. }) {
+                    return Err(kind_mismatch(name, target.kind(), "kprobe", "kretprobe"));
                 }
-                kprobe.attach(function, 0).map_err(|e| {
-                    attach_failure(&attach.program, &format!("kprobe {function}"), e)
+                load_once!(kprobe.load().map_err(|e| verify_failure(name, e)));
+                kprobe.attach(function, 0).map_err(attach_error)?;
+                target.point()
+            }
+            Target::FEntry { function } => {
+                let btf = kernel_btf_for(&mut kernel_btf, name, &to)?;
+                let fentry: &mut FEntry = program_as(program, name, "an fentry program")?;
+                load_once!(
+                    fentry
+                        .load(function, btf)
+                        .map_err(|e| btf_load_failure(name, &to, e))
+                );
+                fentry.attach().map_err(attach_error)?;
+                target.point()
+            }
+            Target::FExit { function } => {
+                let btf = kernel_btf_for(&mut kernel_btf, name, &to)?;
+                let fexit: &mut FExit = program_as(program, name, "an fexit program")?;
+                load_once!(
+                    fexit
+                        .load(function, btf)
+                        .map_err(|e| btf_load_failure(name, &to, e))
+                );
+                fexit.attach().map_err(attach_error)?;
+                target.point()
+            }
+            Target::Lsm { hook } => {
+                let btf = kernel_btf_for(&mut kernel_btf, name, &to)?;
+                bpf_lsm_active().map_err(|why| {
+                    Failure::new(Stage::Attach, format!("attaching {name} to {to}: {why}"))
                 })?;
-                attach.target.point()
+                let lsm: &mut Lsm = program_as(program, name, "an LSM program")?;
+                load_once!(
+                    lsm.load(hook, btf)
+                        .map_err(|e| btf_load_failure(name, &to, e))
+                );
+                lsm.attach().map_err(attach_error)?;
+                target.point()
+            }
+            Target::UProbe {
+                binary,
+                location,
+                ret,
+            } => {
+                let uprobe: &mut UProbe = program_as(program, name, "a uprobe")?;
+                if matches!(uprobe.kind(), ProbeKind::Return) != *ret {
+                    return Err(kind_mismatch(name, target.kind(), "uprobe", "uretprobe"));
+                }
+                load_once!(uprobe.load().map_err(|e| verify_failure(name, e)));
+                let location = match location {
+                    UprobeLocation::Symbol { name, offset: 0 } => {
+                        UProbeAttachLocation::Symbol(name)
+                    }
+                    UprobeLocation::Symbol { name, offset } => {
+                        UProbeAttachLocation::SymbolOffset(name, *offset)
+                    }
+                    UprobeLocation::Offset(offset) => UProbeAttachLocation::AbsoluteOffset(*offset),
+                };
+                uprobe
+                    .attach(location, binary, UProbeScope::AllProcesses)
+                    .map_err(attach_error)?;
+                target.point()
             }
             Target::Xdp { interface } => {
                 let xdp: &mut Xdp = program_as(program, &attach.program, "an XDP program")?;
-                if loaded.insert(attach.program.clone()) {
-                    let started = Instant::now();
-                    xdp.load().map_err(|e| verify_failure(&attach.program, e))?;
-                    verify += started.elapsed();
-                }
-                let attach_error = |e: ProgramError| {
-                    attach_failure(&attach.program, &format!("xdp on interface {interface}"), e)
-                };
+                load_once!(xdp.load().map_err(|e| verify_failure(&attach.program, e)));
                 // Default mode lets the kernel use the driver's native XDP
                 // where it has one; some drivers have one that refuses in
                 // their current configuration (virtio-net with guest
                 // offloads on, for one). Generic mode works on every device.
                 match xdp.attach(interface, XdpMode::default()) {
-                    Ok(_) => attach.target.point(),
+                    Ok(_) => target.point(),
                     Err(e) if is_unsupported(&e) => {
                         eprintln!(
                             "kmatrix-loader: native XDP on {interface} refused ({}), using skb mode",
                             output::error_chain(&e)
                         );
                         xdp.attach(interface, XdpMode::Skb).map_err(attach_error)?;
-                        format!("{} (skb)", attach.target.point())
+                        format!("{} (skb)", target.point())
                     }
                     Err(e) => return Err(attach_error(e)),
                 }
             }
-            Target::TcIngress { interface } => {
+            Target::TcIngress { interface } | Target::TcEgress { interface } => {
                 let classifier: &mut SchedClassifier =
                     program_as(program, &attach.program, "a TC classifier")?;
-                if loaded.insert(attach.program.clone()) {
-                    let started = Instant::now();
+                load_once!(
                     classifier
                         .load()
-                        .map_err(|e| verify_failure(&attach.program, e))?;
-                    verify += started.elapsed();
-                }
+                        .map_err(|e| verify_failure(&attach.program, e))
+                );
                 add_clsact(interface)?;
+                let direction = match target {
+                    Target::TcIngress { .. } => TcAttachType::Ingress,
+                    _ => TcAttachType::Egress,
+                };
                 classifier
-                    .attach(interface, TcAttachType::Ingress)
-                    .map_err(|e| {
-                        attach_failure(
-                            &attach.program,
-                            &format!("tc ingress on interface {interface}"),
-                            e,
-                        )
-                    })?;
-                attach.target.point()
+                    .attach(interface, direction)
+                    .map_err(attach_error)?;
+                target.point()
+            }
+            Target::CgroupSkb { cgroup, egress } => {
+                let skb: &mut CgroupSkb = program_as(program, name, "a cgroup_skb program")?;
+                load_once!(skb.load().map_err(|e| verify_failure(name, e)));
+                let dir = std::fs::File::open(cgroup).map_err(|e| {
+                    Failure::new(
+                        Stage::Attach,
+                        format!("attaching {name} to {to}: opening the cgroup directory: {e}"),
+                    )
+                })?;
+                let direction = if *egress {
+                    CgroupSkbAttachType::Egress
+                } else {
+                    CgroupSkbAttachType::Ingress
+                };
+                skb.attach(&dir, direction, CgroupAttachMode::Single)
+                    .map_err(attach_error)?;
+                held_fds.push(dir.into());
+                target.point()
+            }
+            Target::SocketFilter { interface } => {
+                let filter: &mut SocketFilter = program_as(program, name, "a socket filter")?;
+                load_once!(filter.load().map_err(|e| verify_failure(name, e)));
+                let socket = packet_socket(interface).map_err(|e| {
+                    Failure::new(
+                        Stage::Attach,
+                        format!("attaching {name} to {to}: opening the packet socket: {e}"),
+                    )
+                })?;
+                filter.attach(&socket).map_err(attach_error)?;
+                held_fds.push(socket);
+                target.point()
             }
         };
         ready_programs.push(json!({
             "name": attach.program,
-            "type": attach.target.kind(),
+            "type": target.kind(),
             "attach": point,
         }));
     }
@@ -410,6 +546,13 @@ async fn run(args: Args) -> Result<(), Failure> {
             Some(Program::KProbe(kprobe)) => kprobe.unload(),
             Some(Program::Xdp(xdp)) => xdp.unload(),
             Some(Program::SchedClassifier(classifier)) => classifier.unload(),
+            Some(Program::RawTracePoint(tp)) => tp.unload(),
+            Some(Program::FEntry(fentry)) => fentry.unload(),
+            Some(Program::FExit(fexit)) => fexit.unload(),
+            Some(Program::UProbe(uprobe)) => uprobe.unload(),
+            Some(Program::CgroupSkb(skb)) => skb.unload(),
+            Some(Program::SocketFilter(filter)) => filter.unload(),
+            Some(Program::Lsm(lsm)) => lsm.unload(),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -419,6 +562,8 @@ async fn run(args: Args) -> Result<(), Failure> {
             );
         }
     }
+    drop(held_fds);
+    drop(prog_arrays);
     for source in &mut sources {
         source.drain();
     }
@@ -529,6 +674,152 @@ where
             format!("program {name} cannot attach as {kind}: {e}"),
         )
     })
+}
+
+/// Loads a tail-call target, whatever its type (those a program array can
+/// hold and this loader can attach).
+fn load_any(program: &mut Program, name: &str) -> Result<(), Failure> {
+    let result = match program {
+        Program::TracePoint(p) => p.load(),
+        Program::RawTracePoint(p) => p.load(),
+        Program::KProbe(p) => p.load(),
+        Program::UProbe(p) => p.load(),
+        Program::Xdp(p) => p.load(),
+        Program::SchedClassifier(p) => p.load(),
+        Program::CgroupSkb(p) => p.load(),
+        Program::SocketFilter(p) => p.load(),
+        other => {
+            return Err(Failure::new(
+                Stage::Parse,
+                format!(
+                    "program {name} ({:?}) cannot be a tail-call target here: the loader loads \
+                     tracepoint, raw tracepoint, kprobe, uprobe, xdp, tc, cgroup_skb and \
+                     socket filter programs into program arrays",
+                    other.prog_type()
+                ),
+            ));
+        }
+    };
+    result.map_err(|e| verify_failure(name, e))
+}
+
+/// A probe declared as one direction but attached as the other.
+fn kind_mismatch(program: &str, asked: &str, entry: &str, exit: &str) -> Failure {
+    let declared = if asked == entry { exit } else { entry };
+    Failure::new(
+        Stage::Parse,
+        format!("program {program} is declared as a {declared}, not a {asked}"),
+    )
+}
+
+/// The running kernel's BTF (read on first use), which fentry, fexit and lsm
+/// programs are loaded against; without it they cannot be attached.
+fn kernel_btf_for<'b>(
+    btf: &'b mut Option<aya::Btf>,
+    program: &str,
+    to: &str,
+) -> Result<&'b aya::Btf, Failure> {
+    if btf.is_none() {
+        let parsed = aya::Btf::from_sys_fs().map_err(|e| {
+            Failure::new(
+                Stage::Load,
+                format!(
+                    "attaching {program} to {to} needs the kernel's BTF: reading {}: {} \
+                     (kernel built without CONFIG_DEBUG_INFO_BTF?)",
+                    btf::KERNEL_BTF,
+                    output::error_chain(&e)
+                ),
+            )
+        })?;
+        *btf = Some(parsed);
+    }
+    Ok(btf.as_ref().expect("set above"))
+}
+
+/// A BTF-typed program (fentry, fexit, lsm) is tied to its target at load:
+/// a target the kernel's BTF lacks is an attach-point error; the verifier
+/// refusing it (no trampoline support, say) is a verify error.
+fn btf_load_failure(program: &str, to: &str, err: ProgramError) -> Failure {
+    match err {
+        ProgramError::LoadError { .. } => verify_failure(program, err),
+        other => attach_failure(program, to, other),
+    }
+}
+
+/// BPF LSM programs only run where `bpf` is among the kernel's active LSMs
+/// (CONFIG_BPF_LSM and `lsm=...,bpf` on the command line, or bpf in
+/// CONFIG_LSM); elsewhere the kernel takes them but never calls them.
+fn bpf_lsm_active() -> Result<(), String> {
+    const LSMS: &str = "/sys/kernel/security/lsm";
+    if !std::path::Path::new(LSMS).exists() {
+        // SAFETY: all arguments are valid NUL-terminated strings.
+        unsafe {
+            libc::mount(
+                c"securityfs".as_ptr(),
+                c"/sys/kernel/security".as_ptr(),
+                c"securityfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            );
+        }
+    }
+    let active = std::fs::read_to_string(LSMS).map_err(|e| format!("reading {LSMS}: {e}"))?;
+    if active.split(',').any(|lsm| lsm.trim() == "bpf") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the BPF LSM is not active: the kernel's LSMs are `{}` (boot it with lsm=…,bpf)",
+            active.trim()
+        ))
+    }
+}
+
+/// An AF_PACKET raw socket for every protocol, bound to `interface` in the
+/// loader's network namespace: what a socket filter is attached to. Nothing
+/// reads it; the filter sees every frame that crosses the interface.
+fn packet_socket(interface: &str) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let name = std::ffi::CString::new(interface)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
+    // SAFETY: a NUL-terminated name.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no interface {interface}: {}", io::Error::last_os_error()),
+        ));
+    }
+    let protocol = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain syscall; the fd is owned from here on.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(protocol),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket() and nothing else owns it.
+    let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data.
+    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    address.sll_family = libc::AF_PACKET as u16;
+    address.sll_protocol = protocol;
+    address.sll_ifindex = ifindex as i32;
+    // SAFETY: a valid socket and a sockaddr_ll of the size given.
+    let bound = unsafe {
+        libc::bind(
+            fd,
+            (&raw const address).cast(),
+            size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if bound != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(socket)
 }
 
 /// A failed attach, naming the program and where it was going.

@@ -105,3 +105,94 @@ pub struct TcpEvent {
 #[cfg(feature = "user")]
 // SAFETY: repr(C), 3 * 4 + 4 * 2 + 16 bytes, every field aligned, no padding.
 unsafe impl aya::Pod for TcpEvent {}
+
+/// Which program of `probes` wrote a [`ProbeEvent`].
+pub mod probe_kind {
+    /// kretprobe on the `lseek` syscall: `arg` 0, `ret` its return value.
+    pub const KRETPROBE: u32 = 1;
+    /// fentry on `vfs_read`: `arg` its `count`, `ret` 0.
+    pub const FENTRY: u32 = 2;
+    /// fexit on `vfs_read`: `arg` its `count`, `ret` its return value.
+    pub const FEXIT: u32 = 3;
+    /// raw tracepoint `sched_process_exec`: `arg` its `old_pid`, `ret` 0.
+    pub const RAW_TRACEPOINT: u32 = 4;
+    /// uprobe on `kmatrix_probe_target`: `arg` its argument, `ret` 0.
+    pub const UPROBE: u32 = 5;
+    /// uretprobe on `kmatrix_probe_target`: `arg` 0, `ret` its return value.
+    pub const URETPROBE: u32 = 6;
+}
+
+/// One record per hit of a `probes` program: who hit it, and the argument
+/// and return value that program can see (see [`probe_kind`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeEvent {
+    /// A [`probe_kind`] constant.
+    pub kind: u32,
+    /// Thread id (low 32 bits of `bpf_get_current_pid_tgid`).
+    pub tid: u32,
+    /// Process id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Always 0; makes the padding explicit.
+    pub reserved: u32,
+    /// The argument the program read, as the kind says.
+    pub arg: u64,
+    /// The return value the program read, as the kind says.
+    pub ret: i64,
+    /// The current task's name, NUL-padded (`bpf_get_current_comm`).
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), 4 * 4 + 2 * 8 + 16 bytes, every field aligned, no padding.
+unsafe impl aya::Pod for ProbeEvent {}
+
+/// Packets and bytes, as a cgroup_skb program counts them: `bytes` sums
+/// `skb->len`, the IP packet's length (header included).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SkbCounts {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), two u64 fields, no padding.
+unsafe impl aya::Pod for SkbCounts {}
+
+/// One record per exec of the exec probe, from `tailcall`: which program
+/// of the jump table handled it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TailEvent {
+    /// Thread group id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Real uid (low 32 bits of `bpf_get_current_uid_gid`).
+    pub uid: u32,
+    /// The jump table slot whose program wrote the event, or
+    /// `TAIL_CALL_MISSED` when the dispatcher's tail call failed.
+    pub slot: u32,
+}
+
+/// `TailEvent::slot` when the tail call failed (an empty slot).
+pub const TAIL_CALL_MISSED: u32 = 255;
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), three u32 fields, no padding.
+unsafe impl aya::Pod for TailEvent {}
+
+/// One record per `file_open` the `lsm` program decided on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LsmEvent {
+    /// Process id (high 32 bits of `bpf_get_current_pid_tgid`).
+    pub pid: u32,
+    /// Thread id (low 32 bits of `bpf_get_current_pid_tgid`).
+    pub tid: u32,
+    /// What the program returned to the kernel: 0 allows, `-errno` denies.
+    pub ret: i32,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), three 4-byte fields, no padding.
+unsafe impl aya::Pod for LsmEvent {}
