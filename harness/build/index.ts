@@ -6,6 +6,7 @@ import { cacheDir, outDir, packageRoot } from '../util/paths.ts';
 import type { EbpfSource, UserspaceCrate } from '../config/schema.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { TargetSeed } from './seed.ts';
+import { GuestToolsCache } from './guest-tools.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 import { detectBpfToolchain, type BpfToolchain } from './toolchain.ts';
 
@@ -44,16 +45,25 @@ export async function buildAll(config: ResolvedConfig, options: { log?: (line: s
   const ebpfDir = await gatherObjects(objectDirs, join(outDir(), 'build', 'objects'));
   const binaries: Record<string, string> = {};
   for (const crate of config.userspace) Object.assign(binaries, await buildUserspace(crate, toolchain));
-  await seeded(new TargetSeed(userspaceCrate, cacheDir(), ['release']), () => cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']));
+  const toolsDir = await buildGuestTools(toolchain);
   return {
     ebpfDir,
     binaries,
-    loader: join(userspaceCrate, 'target', 'release', 'kmatrix-loader'),
-    agent: join(userspaceCrate, 'target', 'release', 'kmatrix-agent'),
-    probeTarget: join(userspaceCrate, 'target', 'release', 'kmatrix-probe-target'),
+    loader: join(toolsDir, 'kmatrix-loader'),
+    agent: join(toolsDir, 'kmatrix-agent'),
+    probeTarget: join(toolsDir, 'kmatrix-probe-target'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
+}
+
+/** kmatrix's loader, agent and probe target: from the cache when these sources were built before. */
+async function buildGuestTools(toolchain: BpfToolchain): Promise<string> {
+  const cache = new GuestToolsCache(userspaceCrate, cacheDir());
+  const found = await cache.find();
+  if (found) return found;
+  await seeded(new TargetSeed(userspaceCrate, cacheDir(), ['release']), () => cargo(toolchain, userspaceCrate, ['build', '--release', '--locked']));
+  return cache.keep(join(userspaceCrate, 'target', 'release'));
 }
 
 async function buildEbpfSource(source: EbpfSource, root: string, toolchain: BpfToolchain): Promise<string> {
@@ -94,7 +104,13 @@ async function gatherObjects(dirs: string[], gathered: string): Promise<string> 
 /** Builds a userspace crate for the host; its binaries by name, those of `bins` only if given. */
 async function buildUserspace(crate: UserspaceCrate, toolchain: BpfToolchain): Promise<Record<string, string>> {
   const [command, ...leading] = toolchain.cargo;
-  const result = await execa(command!, [...leading, 'build', '--release', '--message-format=json-render-diagnostics'], { cwd: crate.crate, env: toolchain.env, reject: false, stderr: 'pipe' });
+  // The eBPF crate's build script and proc-macro dependencies are host
+  // builds in the same target directory, compiled with RUSTC_BOOTSTRAP
+  // (see bpfTargetEnv); cargo counts that variable in their fingerprints, so
+  // without it here each build would recompile what the other just built.
+  // It only allows unstable features: a stable crate compiles the same.
+  const env = { ...toolchain.env, ...(toolchain.kind === 'debian' ? { RUSTC_BOOTSTRAP: '1' } : {}) };
+  const result = await execa(command!, [...leading, 'build', '--release', '--message-format=json-render-diagnostics'], { cwd: crate.crate, env, reject: false, stderr: 'pipe' });
   if (result.exitCode !== 0) throw new Error(`cargo build --release failed in ${crate.crate} (exit ${result.exitCode}):\n${result.stderr}`);
   const built: Record<string, string> = {};
   for (const line of result.stdout.split('\n')) {

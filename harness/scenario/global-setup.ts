@@ -23,7 +23,9 @@ declare module 'vitest' {
 // loads this module anew: the flag lives on the process, so that a missing
 // KVM is reported once per run, not once per kernel.
 const WARNED = Symbol.for('kmatrix.accel-warned');
-const flags = globalThis as { [WARNED]?: boolean };
+// The same goes for the build: one per run, whichever project asks first.
+const BUILT = Symbol.for('kmatrix.build');
+const flags = globalThis as { [WARNED]?: boolean; [BUILT]?: Promise<Artifacts> };
 
 /**
  * Runs once per kernel project before its scenarios: builds the crates (cargo
@@ -38,7 +40,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [kernel] = selectKernels(await readLock(config.kernels.lock), name);
   // CI builds once and hands the result to each kernel's job.
   const prebuilt = process.env.KMATRIX_PREBUILT;
-  const artifacts = prebuilt ? await prebuiltArtifacts(prebuilt) : await buildAll(config);
+  const artifacts = await (flags[BUILT] ??= prebuilt ? prebuiltArtifacts(prebuilt) : buildAll(config));
   const images = await fetchKernels([kernel!]);
   const image = images.get(name)!;
   const accel = await chooseAccel(AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'), image.vmlinuz, cacheDir(), (msg) => {
