@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: `kmatrix setup | run | kernels update | kernels fetch | build | report merge`.
+// The command line: `kmatrix init | setup | run | kernels update | kernels fetch | build | report merge`.
 import { parseArgs } from 'node:util';
 import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
@@ -11,6 +11,8 @@ import { loadConfig } from './config/load.ts';
 const USAGE = `usage: kmatrix <command> [options]
 
 commands (in the project of the current directory, by its kmatrix.config.ts):
+  init               in an aya-template project: write kmatrix.config.ts, a first scenario,
+                     the kernel catalog and lock, and a GitHub workflow (never overwrites a file)
   setup              install what the VMs need on this machine (QEMU, virtme-ng, virtiofsd,
                      bpf-linker, …); fast when everything is there
   run                build, fetch the kernels, run every scenario on each, print the matrix
@@ -40,6 +42,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const selection = values.kernel ?? process.env.KERNELS;
   const command = positionals.slice(0, 2).join(' ');
+  if (command === 'init') {
+    const { init } = await import('./init/index.ts');
+    const result = await init(userRoot());
+    for (const file of result.wrote) console.log(`wrote ${file}`);
+    for (const file of result.kept) console.log(`kept ${file} (it exists)`);
+    console.log(`next: ${result.next}`);
+    return 0;
+  }
   if (command === 'setup') {
     const { execa } = await import('execa');
     const result = await execa('bash', [join(packageRoot, 'harness', 'bin', 'setup')], { stdio: 'inherit', reject: false });
