@@ -25,23 +25,25 @@ afterAll(() => broker.close());
 const lease = (file: string) => LeasedVm.acquire(broker.socketPath, kernel, file);
 
 test('what a file leaves behind is gone before the next file on the same VM', async () => {
+  // The guest's /tmp shows the host's: this run's names are its own.
+  const tag = `kmx-pool-${process.pid}`;
   const first = await lease('leaves things behind');
   // Outside the agent's sessions (setsid), so that only the pool's reset can end them.
   const object = join(artifacts.ebpfDir, 'exec');
   const leave = [
     'setsid sleep 6001 </dev/null >/dev/null 2>&1 &',
-    `setsid sh -c 'sleep 6002 | exec ${shellQuote(artifacts.loader)} --object ${shellQuote(object)} --attach sched_process_exec=tracepoint:sched/sched_process_exec' </dev/null >/tmp/kmx-loader.out 2>&1 &`,
+    `setsid sh -c 'sleep 6002 | exec ${shellQuote(artifacts.loader)} --object ${shellQuote(object)} --attach sched_process_exec=tracepoint:sched/sched_process_exec' </dev/null >/tmp/${tag}-loader.out 2>&1 &`,
     'ip netns add kmx-leftover',
     'ip link add kmx-veth0 type veth peer name kmx-veth1',
-    'mkdir -p /tmp/kmx-mnt && mount -t tmpfs kmx /tmp/kmx-mnt',
-    'echo x > /tmp/kmx-file; echo y > /dev/shm/kmx-shm',
+    `mkdir -p /tmp/${tag}-mnt && mount -t tmpfs kmx /tmp/${tag}-mnt`,
+    `echo x > /tmp/${tag}-file; echo y > /dev/shm/${tag}-shm`,
     // The loader is ready once its program is in the kernel.
-    'for _ in $(seq 100); do grep -q ready /tmp/kmx-loader.out && break; sleep 0.1; done; cat /tmp/kmx-loader.out',
+    `for _ in $(seq 100); do grep -q ready /tmp/${tag}-loader.out && break; sleep 0.1; done; cat /tmp/${tag}-loader.out`,
   ].join('\n');
   const left = await first.guest.exec(leave, { timeout: 30_000 });
   expect(left.stdout, left.stderr).toMatch(/"kind":"ready"/);
   const released = await first.release();
-  for (const what of [/processes: .*sleep/, /netns: kmx-leftover/, /links: .*kmx-veth0/, /mounts: .*\/tmp\/kmx-mnt/, /files: .*\/tmp\/kmx-file/, /files: .*\/dev\/shm\/kmx-shm/, /programs: \d+ sched_process_e/]) {
+  for (const what of [/processes: .*sleep/, /netns: kmx-leftover/, /links: .*kmx-veth0/, new RegExp(`mounts: .*/tmp/${tag}-mnt`), new RegExp(`files: .*/tmp/${tag}-file`), new RegExp(`files: .*/dev/shm/${tag}-shm`), /programs: \d+ sched_process_e/]) {
     expect(released.cleaned, `the reset after the file should have removed ${what}`).toMatch(what);
   }
 
@@ -53,8 +55,8 @@ test('what a file leaves behind is gone before the next file on the same VM', as
       'pgrep -a -f "[s]leep 600[12]|[k]matrix-loader --object"',
       'ip netns list',
       'ip -o link show | grep kmx',
-      'grep kmx /proc/self/mounts',
-      'ls -d /tmp/kmx-* /dev/shm/kmx-* 2>/dev/null',
+      `grep ${tag} /proc/self/mounts`,
+      `ls -d /tmp/${tag}-* /dev/shm/${tag}-* 2>/dev/null`,
       `${shellQuote(artifacts.loader)} --census | grep -o '"programs":\\[[^]]*\\]'`,
     ].join('; '),
   );
