@@ -12,20 +12,31 @@ export interface VmEntry {
   tmp: string;
 }
 
-/** Every live VM's process group, so an exiting process can still kill them all. */
-const live = new Set<VmEntry>();
-process.once('exit', () => {
-  for (const { pid, tmp } of live) {
-    try {
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
+/**
+ * Every live VM's process group, so an exiting process can still kill them
+ * all. One set and one set of handlers per process: vitest loads this module
+ * once per kernel project, and handlers per load would pile up.
+ */
+const REAPER = Symbol.for('kmatrix.reaper');
+const holder = globalThis as { [REAPER]?: Set<VmEntry> };
+const live = (holder[REAPER] ??= reapOnExit());
+
+function reapOnExit(): Set<VmEntry> {
+  const entries = new Set<VmEntry>();
+  process.once('exit', () => {
+    for (const { pid, tmp } of entries) {
+      try {
+        if (pid > 0) process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      rmSync(tmp, { recursive: true, force: true });
     }
-    rmSync(tmp, { recursive: true, force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
   }
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
+  return entries;
 }
 
 export function track(entry: VmEntry): void {
