@@ -207,7 +207,14 @@ export class Guest {
     if (options.agentSocket) {
       try {
         const channel = await guest.#agentChannel(options.agentSocket, options.deadline);
-        guest.#agent = await GuestAgent.start(channel, (what) => guest.whyGone(what));
+        const starting = GuestAgent.start(channel, (what) => guest.whyGone(what));
+        // Every wait has a deadline: an agent that takes the connection but
+        // never answers fails the session here, not the test that waits on it.
+        if (!(await settlesWithin(starting, AGENT_WAIT_MS))) {
+          channel.close();
+          throw new Error(`it took the connection but did not run \`true\` within ${AGENT_WAIT_MS} ms`);
+        }
+        guest.#agent = await starting;
       } catch (err) {
         guest.close();
         throw new Error(`${options.label}: the guest agent at ${options.agentSocket} cannot be reached: ${(err as Error).message}`);
@@ -293,9 +300,16 @@ export class Guest {
    * parallel with sshd, so the first tries may find no socket yet.
    */
   async #agentChannel(socketPath: string, deadline: number): Promise<ClientChannel> {
+    // Each try has its own deadline: sshd answers a channel request at once,
+    // but a guest that stopped answering must not hold the session forever.
     const open = () =>
       new Promise<ClientChannel>((resolve, reject) => {
-        this.#client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => (err ? reject(err) : resolve(channel)));
+        const timer = setTimeout(() => reject(new Error(`sshd did not answer a channel to ${socketPath} within ${AGENT_WAIT_MS} ms`)), AGENT_WAIT_MS);
+        this.#client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(channel);
+        });
       });
     return pRetry(open, { retries: 10_000, minTimeout: 20, maxTimeout: 20, factor: 1, maxRetryTime: Math.max(0, Math.min(deadline, Date.now() + AGENT_WAIT_MS) - Date.now()) });
   }
