@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { access, copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { keepNewest } from './prune.ts';
 import { join, relative } from 'node:path';
 
 /** kmatrix's own binaries that run in the guest, built from userspace-rs. */
@@ -40,7 +41,7 @@ export class GuestToolsCache {
     } finally {
       await rm(partial, { recursive: true, force: true });
     }
-    await this.#prune();
+    await keepNewest(this.#root, (entry) => /^[0-9a-f]{16}$/.test(entry), KEPT);
     return dir;
   }
 
@@ -51,12 +52,6 @@ export class GuestToolsCache {
     return hash.digest('hex').slice(0, 16);
   }
 
-  async #prune(): Promise<void> {
-    const entries = (await readdir(this.#root)).filter((e) => /^[0-9a-f]{16}$/.test(e));
-    const dated = await Promise.all(entries.map(async (entry) => ({ entry, mtime: (await stat(join(this.#root, entry))).mtimeMs })));
-    dated.sort((a, b) => b.mtime - a.mtime);
-    for (const { entry } of dated.slice(KEPT)) await rm(join(this.#root, entry), { recursive: true, force: true });
-  }
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

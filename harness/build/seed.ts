@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { keepNewest } from './prune.ts';
 
 /** Seeds kept per crate: the newest ones, by Cargo.lock, for a branch switch or two. */
 const SEEDS_KEPT = 2;
@@ -81,10 +82,7 @@ export class TargetSeed {
 
   async #prune(): Promise<void> {
     const name = (await this.#seedPath()).split('/').pop()!.replace(/-[0-9a-f]{16}$/, '');
-    const ours = (await readdir(this.#seedsDir)).filter((entry) => entry.startsWith(`${name}-`) && /^[0-9a-f]{16}$/.test(entry.slice(name.length + 1)));
-    const dated = await Promise.all(ours.map(async (entry) => ({ entry, mtime: (await stat(join(this.#seedsDir, entry))).mtimeMs })));
-    dated.sort((a, b) => b.mtime - a.mtime);
-    for (const { entry } of dated.slice(SEEDS_KEPT)) await rm(join(this.#seedsDir, entry), { recursive: true, force: true });
+    await keepNewest(this.#seedsDir, (entry) => entry.startsWith(`${name}-`) && /^[0-9a-f]{16}$/.test(entry.slice(name.length + 1)), SEEDS_KEPT);
   }
 }
 
