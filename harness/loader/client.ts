@@ -69,6 +69,11 @@ export interface LoaderSpec {
   netns?: string;
 }
 
+/** `--map`'s value: the name alone takes the types from the map's declaration. */
+export function mapArg(map: string, types: string): string {
+  return types === 'declared' ? map : `${map}=${types}`;
+}
+
 /** The loader failed at a stage of the protocol; carries the verifier log if there was one. */
 export class LoaderError extends Error {
   readonly line: ErrorLine;
@@ -159,7 +164,7 @@ export class LoaderSession implements AsyncDisposable {
     for (const [program, point] of Object.entries(spec.attach)) args.push('--attach', `${program}=${point}`);
     for (const [map, type] of Object.entries(spec.ringbufs ?? {})) args.push('--ringbuf', `${map}=${type}`);
     for (const [map, type] of Object.entries(spec.perf ?? {})) args.push('--perf', `${map}=${type}`);
-    for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', types === 'declared' ? map : `${map}=${types}`);
+    for (const [map, types] of Object.entries(spec.maps ?? {})) args.push('--map', mapArg(map, types));
     for (const field of spec.bytes ?? []) args.push('--bytes', field);
     for (const [global, field] of Object.entries(spec.btfOffsets ?? {})) args.push('--btf-offset', `${global}=${field}`);
     for (const field of spec.btfFields ?? []) args.push('--btf-field', field);

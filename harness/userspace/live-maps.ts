@@ -1,5 +1,5 @@
 import type { Guest } from '../guest/guest.ts';
-import { LoaderError } from '../loader/client.ts';
+import { LoaderError, mapArg } from '../loader/client.ts';
 import { parseLoaderLine, type MapLine } from '../loader/protocol.ts';
 import { shellQuote } from '../util/shell.ts';
 
@@ -21,7 +21,7 @@ export async function readLiveMaps(
   const args = [loader, '--live', '--object', object];
   for (const [name, types] of Object.entries(maps)) {
     if (name.startsWith('/')) args.push('--pinned', `${name}=${types}`);
-    else args.push('--map', types === 'declared' ? name : `${name}=${types}`);
+    else args.push('--map', mapArg(name, types));
   }
   for (const field of options.bytes ?? []) args.push('--bytes', field);
   const result = await guest.exec(args.map(shellQuote).join(' '), { timeout: options.timeoutMs ?? 60_000 });
