@@ -137,7 +137,7 @@ export async function buildEbpf(crateDir: string, options: { toolchain?: BpfTool
   const ownLock = await access(join(crateDir, 'Cargo.lock')).then(() => true, () => false);
   const build = () => cargo(toolchain, crateDir, ['build', '--release', ...(ownLock ? ['--locked'] : []), '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
   // The host profile holds the build scripts' dependencies.
-  if (options.seed && ownLock && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none']), build);
+  if (options.seed && ownLock && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none/release']), build);
   else await build();
   return join(options.targetDir ?? (await cargoTargetDir(toolchain, crateDir)), 'bpfel-unknown-none', 'release');
 }
@@ -151,7 +151,7 @@ export async function buildEbpf(crateDir: string, options: { toolchain?: BpfTool
  * sets the target up itself keeps its own: cargo would add both sets of
  * flags up, and bpf-linker refuses `--btf` twice.
  */
-async function bpfTargetEnv(toolchain: BpfToolchain, crateDir: string): Promise<NodeJS.ProcessEnv> {
+export async function bpfTargetEnv(toolchain: BpfToolchain, crateDir: string): Promise<NodeJS.ProcessEnv> {
   const bootstrap = toolchain.kind === 'debian' ? { RUSTC_BOOTSTRAP: '1' } : {};
   if (await configuresBpfTarget(crateDir)) return bootstrap;
   return {

@@ -38,12 +38,31 @@ describe('TargetSeed', () => {
 
   test('keeps the newest seeds of a crate only', async () => {
     const cache = join(root, 'cache');
-    for (const lock of ['1', '2', '3']) {
+    for (const lock of ['1', '2', '3', '4', '5']) {
       const dir = await checkout(`v${lock}`, `lock ${lock}`);
       await mkdir(join(dir, 'target', 'release'), { recursive: true });
       await new TargetSeed(dir, cache, ['release']).save();
       await new Promise((r) => setTimeout(r, 20)); // distinct mtimes
     }
-    expect(await readdir(join(cache, 'cargo-seeds'))).toHaveLength(2);
+    expect(await readdir(join(cache, 'cargo-seeds'))).toHaveLength(4);
+  });
+
+  test("a build's seed and the checks' seed of one Cargo.lock are separate, nested subdirectories included", async () => {
+    const cache = join(root, 'cache');
+    const first = await checkout('a', 'lock 1');
+    await mkdir(join(first, 'target', 'bpfel-unknown-none', 'release'), { recursive: true });
+    await mkdir(join(first, 'target', 'bpfel-unknown-none', 'debug'), { recursive: true });
+    await writeFile(join(first, 'target', 'bpfel-unknown-none', 'release', 'prog'), 'built');
+    await writeFile(join(first, 'target', 'bpfel-unknown-none', 'debug', 'prog.rmeta'), 'checked');
+    await new TargetSeed(first, cache, ['bpfel-unknown-none/release']).save();
+    await new TargetSeed(first, cache, ['bpfel-unknown-none/debug']).save();
+
+    const second = await checkout('b', 'lock 1');
+    expect(await new TargetSeed(second, cache, ['bpfel-unknown-none/debug']).plant()).toBe('planted');
+    // The checks' seed leaves the build's subdirectory to the build's seed.
+    expect(await new TargetSeed(second, cache, ['bpfel-unknown-none/release']).plant()).toBe('planted');
+    expect(await readFile(join(second, 'target', 'bpfel-unknown-none', 'release', 'prog'), 'utf8')).toBe('built');
+    expect(await readFile(join(second, 'target', 'bpfel-unknown-none', 'debug', 'prog.rmeta'), 'utf8')).toBe('checked');
+    expect((await readdir(join(second, 'target'))).sort()).toEqual(['bpfel-unknown-none']);
   });
 });

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { keepNewest } from './prune.ts';
 
-/** Seeds kept per crate: the newest ones, by Cargo.lock, for a branch switch or two. */
-const SEEDS_KEPT = 2;
+/** Seeds kept per crate: the newest ones, by Cargo.lock and subdirectories: a build's and the checks', for a branch switch or two. */
+const SEEDS_KEPT = 4;
 
 /**
  * A fresh checkout's first build compiles every dependency from scratch: a
@@ -22,7 +22,11 @@ const SEEDS_KEPT = 2;
 export class TargetSeed {
   readonly #crateDir: string;
   readonly #seedsDir: string;
-  /** The target's subdirectories worth seeding (profiles and targets, not mutants). */
+  /**
+   * The target's subdirectories worth seeding (profiles and targets, not
+   * mutants): `release` and `bpfel-unknown-none/release` for a build,
+   * `debug` for clippy and the tests. Each set is a seed of its own.
+   */
   readonly #subdirs: string[];
 
   constructor(crateDir: string, cacheRoot: string, subdirs: string[]) {
@@ -42,8 +46,9 @@ export class TargetSeed {
       if (!(await exists(join(seed, subdir)))) continue;
       // Whole or not at all: a half-copied dependency with an intact
       // fingerprint would pass for fresh.
-      const partial = join(target, `.${subdir}.seeding-${process.pid}`);
+      const partial = join(target, `.seeding-${process.pid}-${subdir.replaceAll('/', '-')}`);
       await execa('cp', ['-a', '--reflink=auto', join(seed, subdir), partial]);
+      await mkdir(dirname(join(target, subdir)), { recursive: true });
       await rename(partial, join(target, subdir));
     }
     return 'planted';
@@ -59,7 +64,9 @@ export class TargetSeed {
       await mkdir(partial);
       for (const subdir of this.#subdirs) {
         const from = join(this.#crateDir, 'target', subdir);
-        if (await exists(from)) await execa('cp', ['-a', '--reflink=auto', from, join(partial, subdir)]);
+        if (!(await exists(from))) continue;
+        await mkdir(dirname(join(partial, subdir)), { recursive: true });
+        await execa('cp', ['-a', '--reflink=auto', from, join(partial, subdir)]);
       }
       // Another checkout may have saved the same seed meanwhile: theirs stays.
       await rename(partial, seed).catch(() => {});
@@ -72,7 +79,8 @@ export class TargetSeed {
   async #seedPath(): Promise<string> {
     const lock = await readFile(join(this.#crateDir, 'Cargo.lock'));
     const name = this.#crateDir.split('/').filter(Boolean).pop() ?? 'crate';
-    return join(this.#seedsDir, `${name}-${createHash('sha256').update(lock).digest('hex').slice(0, 16)}`);
+    const key = createHash('sha256').update(lock).update(`\0${this.#subdirs.join('\0')}`).digest('hex');
+    return join(this.#seedsDir, `${name}-${key.slice(0, 16)}`);
   }
 
   async #hasAny(target: string): Promise<boolean> {

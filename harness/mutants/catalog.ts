@@ -32,8 +32,8 @@ export const MUTANTS: Mutant[] = [
     name: 'off-by-one-counter',
     defect: "a uid's first exec creates its counter at 0",
     file: 'programs/src/bin/exec.rs',
-    find: 'if EXECS_BY_UID.insert(uid, 1, BPF_NOEXIST.into()).is_err() {',
-    replace: 'if EXECS_BY_UID.insert(uid, 0, BPF_NOEXIST.into()).is_err() {',
+    find: 'EXECS_BY_UID.insert(uid, 1, BPF_NOEXIST.into()).is_err()',
+    replace: 'EXECS_BY_UID.insert(uid, 0, BPF_NOEXIST.into()).is_err()',
     scenarios: ['exec'],
   },
   {

@@ -81,9 +81,9 @@ fn count_exec(uid: u32) {
     // NOEXIST: if another CPU created the entry between the lookup and this
     // insert, the insert fails and we add to that entry instead of
     // overwriting its count with 1.
-    if EXECS_BY_UID.insert(uid, 1, BPF_NOEXIST.into()).is_err() {
-        if let Some(count) = EXECS_BY_UID.get_ptr_mut(uid) {
-            atomic_inc(count);
-        }
+    if EXECS_BY_UID.insert(uid, 1, BPF_NOEXIST.into()).is_err()
+        && let Some(count) = EXECS_BY_UID.get_ptr_mut(uid)
+    {
+        atomic_inc(count);
     }
 }

@@ -56,7 +56,7 @@ pub fn count_tc(ctx: TcContext) -> i32 {
     if let Some(proto) = tc_ipv4_protocol(&ctx) {
         count(&TC_PACKETS, proto);
     }
-    TC_ACT_OK as i32
+    TC_ACT_OK
 }
 
 /// The IPv4 protocol byte of the frame XDP sees, read in place. The bytes

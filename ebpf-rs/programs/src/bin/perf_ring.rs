@@ -52,6 +52,8 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
             // memcpy is needed.
             unsafe {
                 fill(event);
+                // By reference: a value would be copied onto the 512-byte BPF stack.
+                #[expect(clippy::needless_borrows_for_generic_args)]
                 PERF_EVENTS.output(&ctx, &*event, 0);
             }
             entry.submit(0);

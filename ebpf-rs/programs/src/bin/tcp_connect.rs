@@ -123,9 +123,8 @@ fn count_connect(dport: u16) {
     if CONNECTS_BY_PORT
         .insert(dport, 1, BPF_NOEXIST.into())
         .is_err()
+        && let Some(count) = CONNECTS_BY_PORT.get_ptr_mut(dport)
     {
-        if let Some(count) = CONNECTS_BY_PORT.get_ptr_mut(dport) {
-            atomic_inc(count);
-        }
+        atomic_inc(count);
     }
 }
