@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The command line: `kmatrix init | setup | run | kernels update | kernels fetch | build | report merge`.
 import { parseArgs } from 'node:util';
-import { readCatalog, readLock, selectKernels, writeLock, findMirrors } from './kernels/index.ts';
+import { readCatalog, readLock, selectKernels, writeLock } from './kernels/index.ts';
+import { describeLocked } from './kernels/lock.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
-import { resolveKernelLine } from './kernels/resolve.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cacheDir, packageRoot, userRoot } from './util/paths.ts';
 import { loadConfig } from './config/load.ts';
 
@@ -16,7 +16,8 @@ commands (in the project of the current directory, by its kmatrix.config.ts):
   setup              install what the VMs need on this machine (QEMU, virtme-ng, virtiofsd,
                      bpf-linker, …); fast when everything is there
   run                build, fetch the kernels, run every scenario on each, print the matrix
-  kernels update     resolve the kernel catalog to the newest packages; rewrite the lock
+  kernels update     resolve the kernel catalog (Debian lines to their newest packages, your own
+                     kernels to the release and SHA256 of their files); rewrite the lock
   kernels fetch      download, verify and unpack the locked kernels into the cache
   build [--out DIR]  build the eBPF objects, the userspace crates and kmatrix's loader;
                      --out copies them to DIR (use with KMATRIX_PREBUILT=DIR instead of building)
@@ -62,20 +63,19 @@ async function main(argv: string[]): Promise<number> {
   const config = await loadConfig(userRoot());
   switch (command) {
     case 'kernels update': {
-      const catalog = await readCatalog(config.kernels.catalog);
-      const mirrors = await findMirrors();
-      const kernels = [];
-      for (const line of catalog.kernels) {
-        const locked = await resolveKernelLine(line, cacheDir(), mirrors);
-        console.log(`${locked.name}: ${locked.release} (${locked.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`);
-        kernels.push(locked);
-      }
+      const { lockCatalog } = await import('./kernels/lock-catalog.ts');
+      const kernels = await lockCatalog(await readCatalog(config.kernels.catalog), {
+        catalogDir: dirname(config.kernels.catalog),
+        lockDir: dirname(config.kernels.lock),
+        cacheRoot: cacheDir(),
+        onLocked: (kernel) => console.log(`${kernel.name}: ${describeLocked(kernel)}`),
+      });
       await writeLock({ version: 1, kernels }, config.kernels.lock);
       return 0;
     }
     case 'kernels fetch': {
       const kernels = selectKernels(await readLock(config.kernels.lock), selection);
-      await fetchKernels(kernels);
+      await fetchKernels(kernels, dirname(config.kernels.lock));
       return 0;
     }
     case 'build': {

@@ -13,7 +13,7 @@
 // Usage: npm run bench [-- --kernel 6.1 --runs 3 --matrix]. Prints medians
 // and the boot/floor ratio, and writes out/bench.json.
 import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
@@ -30,7 +30,7 @@ const { values } = parseArgs({ options: { kernel: { type: 'string' }, runs: { ty
 const runs = Number(values.runs);
 const config = await loadConfig(userRoot());
 const kernels = selectKernels(await readLock(config.kernels.lock), values.kernel ?? process.env.KERNELS);
-const images = await fetchKernels(kernels);
+const images = await fetchKernels(kernels, dirname(config.kernels.lock));
 const { agent } = await buildAll(config);
 const COMMANDS = 50;
 let warned = false;

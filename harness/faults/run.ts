@@ -57,7 +57,10 @@ const FAULTS: Fault[] = [
 ];
 
 /** Files of the suite whose every case must pass: proofs of what the harness guarantees. */
-const PROOFS = [{ file: 'pool.fault.ts', fault: 'VM pool: reset between files, broken VM replaced', maxSeconds: 240 }];
+const PROOFS = [
+  { file: 'pool.fault.ts', fault: 'VM pool: reset between files, broken VM replaced', maxSeconds: 240 },
+  { file: 'own-kernel.fault.ts', fault: 'own kernels: local build and URL pinned, booted; bad ones refused', maxSeconds: 240 },
+];
 
 interface Verdict {
   fault: string;

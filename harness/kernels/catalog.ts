@@ -21,9 +21,58 @@ export const KernelLine = z.strictObject({
 });
 export type KernelLine = z.infer<typeof KernelLine>;
 
+const kernelName = z.string().regex(/^[0-9a-z.+-]+$/, 'a short name such as "6.6-mine"');
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA256 in lower-case hex');
+
+/**
+ * A kernel of your own build on this machine: an x86 bzImage (`arch/x86/boot/bzImage`,
+ * or a distribution's `/boot/vmlinuz-…`), and its modules when it has any.
+ * Paths are relative to the catalog's directory.
+ */
+export const LocalKernel = z.strictObject({
+  name: kernelName,
+  /** The bzImage or vmlinuz file. */
+  image: z.string().min(1),
+  /**
+   * `lib/modules/<release>` itself, or the root a `make modules_install
+   * INSTALL_MOD_PATH=…` wrote `lib/modules/<release>` into. Leave it out for a
+   * kernel with everything the VM needs built in (see README, "Bring your own kernel").
+   */
+  modules: z.string().min(1).optional(),
+  /** The kernel's .config, checked for what the VM and BPF need. Found beside a build tree's or /boot's image when left out. */
+  config: z.string().min(1).optional(),
+});
+export type LocalKernel = z.infer<typeof LocalKernel>;
+
+/** A file on a web server, pinned by its SHA256. */
+export const RemoteFile = z.strictObject({ url: z.url({ protocol: /^https?$/ }), sha256 });
+export type RemoteFile = z.infer<typeof RemoteFile>;
+
+/**
+ * A kernel published elsewhere: a bzImage at a URL with its SHA256 and, if
+ * the kernel has modules, a tar archive of `lib/modules/<release>` (what
+ * `make modules_install INSTALL_MOD_PATH=root && tar -C root -czf modules.tar.gz lib` makes).
+ */
+export const UrlKernel = z.strictObject({
+  name: kernelName,
+  url: z.url({ protocol: /^https?$/ }),
+  sha256,
+  modules: RemoteFile.optional(),
+  config: RemoteFile.optional(),
+});
+export type UrlKernel = z.infer<typeof UrlKernel>;
+
+/** One entry of the catalog: a Debian kernel line, a local build, or a kernel at a URL. */
+export const CatalogEntry = z.union([KernelLine, LocalKernel, UrlKernel], {
+  error: () =>
+    'expected a Debian line { line, suite, flavour?, arch?, name? }, a local kernel { name, image, modules?, config? } ' +
+    'or a kernel at a URL { name, url, sha256, modules?: { url, sha256 }, config?: { url, sha256 } }',
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
 export const Catalog = z.strictObject({
   $comment: z.string().optional(),
-  kernels: z.array(KernelLine).min(1),
+  kernels: z.array(CatalogEntry).min(1),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pRetry, { AbortError } from 'p-retry';
@@ -12,60 +12,75 @@ export interface DownloadProgress {
   (event: { pkg: LockedPackage; received: number; done: boolean }): void;
 }
 
-/**
- * Returns the path of a verified copy of the package in the content-addressed
- * store (`debs/<sha256>.deb`), downloading it if it is missing or does not
- * match its SHA256 (a truncated or corrupt file is fetched again). Writes go
- * to a private temp name and are renamed into place, so two runs at once
- * never see a half-written file.
- */
+/** A verified copy of the package in the content-addressed store (`debs/<sha256>.deb`); see {@link ensureFile}. */
 export async function ensurePackage(
   pkg: LockedPackage,
   cacheRoot: string,
   mirrors: Mirrors,
   onProgress?: DownloadProgress,
 ): Promise<{ path: string; downloaded: boolean; corrupt: boolean }> {
-  const dir = join(cacheRoot, 'debs');
-  const path = join(dir, `${pkg.sha256}.deb`);
-  const cached = await sha256OfFile(path);
-  if (cached === pkg.sha256) return { path, downloaded: false, corrupt: false };
-  await mkdir(dir, { recursive: true });
   const url = `${mirrors[pkg.archive]}/${pkg.filename}`;
-  await pRetry(() => downloadVerified(url, pkg, path, onProgress), {
-    retries: 3,
-    minTimeout: 500,
-  });
-  return { path, downloaded: true, corrupt: cached !== undefined };
+  return ensureFile(
+    { url, sha256: pkg.sha256, label: `${pkg.package} ${pkg.version}`, path: join(cacheRoot, 'debs', `${pkg.sha256}.deb`) },
+    {
+      onBytes: (received, done) => onProgress?.({ pkg, received, done }),
+      gone: () =>
+        `${pkg.package} ${pkg.version} is no longer on the mirror (${url}: 404); ` +
+        'run `npm run kmatrix -- kernels update` to pin the current build',
+    },
+  );
 }
 
-async function downloadVerified(url: string, pkg: LockedPackage, dest: string, onProgress?: DownloadProgress) {
-  const tmp = `${dest}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
+/** A file to keep in a content-addressed store: where from, its SHA256, and where it goes. */
+export interface PinnedDownload {
+  url: string;
+  sha256: string;
+  /** What the file is, for messages. */
+  label: string;
+  path: string;
+}
+
+/**
+ * Returns `file.path` holding a verified copy, downloading it if it is
+ * missing or does not match its SHA256 (a truncated or corrupt file is
+ * fetched again). Writes go to a private temp name and are renamed into
+ * place, so two runs at once never see a half-written file.
+ */
+export async function ensureFile(
+  file: PinnedDownload,
+  options: { onBytes?: (received: number, done: boolean) => void; gone?: () => string } = {},
+): Promise<{ path: string; downloaded: boolean; corrupt: boolean }> {
+  const cached = await sha256OfFile(file.path);
+  if (cached === file.sha256) return { path: file.path, downloaded: false, corrupt: false };
+  await mkdir(dirname(file.path), { recursive: true });
+  await pRetry(() => downloadVerified(file, options), { retries: 3, minTimeout: 500 });
+  return { path: file.path, downloaded: true, corrupt: cached !== undefined };
+}
+
+async function downloadVerified(file: PinnedDownload, options: { onBytes?: (received: number, done: boolean) => void; gone?: () => string }) {
+  const tmp = `${file.path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    const response = await fetch(url);
-    if (response.status === 404) {
-      throw new AbortError(
-        `${pkg.package} ${pkg.version} is no longer on the mirror (${url}: 404); ` +
-          'run `npm run kmatrix -- kernels update` to pin the current build',
-      );
-    }
-    if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status}`);
+    const response = await fetch(file.url);
+    if (response.status === 404) throw new AbortError(options.gone?.() ?? `${file.label}: ${file.url} is gone (404)`);
+    if (!response.ok || !response.body) throw new Error(`GET ${file.url}: HTTP ${response.status}`);
     const hash = createHash('sha256');
     let received = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
         received += chunk.length;
-        onProgress?.({ pkg, received, done: false });
+        options.onBytes?.(received, false);
         cb(null, chunk);
       },
     });
     await pipeline(Readable.fromWeb(response.body), meter, createWriteStream(tmp));
     const digest = hash.digest('hex');
-    if (digest !== pkg.sha256) {
-      throw new Error(`${pkg.package}: SHA256 ${digest} does not match the lock's ${pkg.sha256} (${received} bytes)`);
+    if (digest !== file.sha256) {
+      // Retried: a connection cut short can end the body without an error.
+      throw new Error(`${file.label}: ${file.url} has SHA256 ${digest} (${received} bytes), not the pinned ${file.sha256}`);
     }
-    await rename(tmp, dest);
-    onProgress?.({ pkg, received, done: true });
+    await rename(tmp, file.path);
+    options.onBytes?.(received, true);
   } finally {
     await rm(tmp, { force: true });
   }

@@ -1,6 +1,7 @@
-import type { LockedKernel } from './lock.ts';
+import { isDebianKernel, type LockedKernel } from './lock.ts';
 import type { Mirrors } from './mirror.ts';
 import { ensurePackage, type DownloadProgress } from './download.ts';
+import { fetchLocalKernel, fetchUrlKernel } from './own-kernel.ts';
 import { unpackKernel, type KernelImage } from './unpack.ts';
 
 export { readCatalog } from './catalog.ts';
@@ -10,19 +11,27 @@ export type { KernelImage } from './unpack.ts';
 
 export interface FetchResult {
   image: KernelImage;
-  /** Packages that were not in the cache (or failed their SHA256) and were downloaded. */
+  /** What was not in the cache (or failed its SHA256) and was downloaded. */
   downloaded: string[];
   /** Of those, the ones whose cached copy was there but failed its SHA256 (truncated, corrupt). */
   corrupt: string[];
 }
 
-/** Makes one locked kernel bootable: verified packages, unpacked, depmod'ed, cached. */
+/**
+ * Makes one locked kernel bootable: verified packages or files, unpacked,
+ * depmod'ed, cached. A local build's paths are relative to `lockDir`.
+ */
 export async function fetchKernel(
   kernel: LockedKernel,
   cacheRoot: string,
   mirrors: Mirrors,
+  lockDir: string,
   onProgress?: DownloadProgress,
 ): Promise<FetchResult> {
+  if (!isDebianKernel(kernel)) {
+    if (kernel.source === 'local') return { image: await fetchLocalKernel(kernel, lockDir, cacheRoot), downloaded: [], corrupt: [] };
+    return { ...(await fetchUrlKernel(kernel, cacheRoot)), corrupt: [] };
+  }
   const debs: string[] = [];
   const downloaded: string[] = [];
   const corrupt: string[] = [];

@@ -17,7 +17,7 @@ export const LockedPackage = z.strictObject({
 export type LockedPackage = z.infer<typeof LockedPackage>;
 
 /** A catalog line resolved to exact packages: tests and CI use only this. */
-export const LockedKernel = z.strictObject({
+export const LockedDebianKernel = z.strictObject({
   name: z.string(),
   line: z.string(),
   suite: z.string(),
@@ -28,7 +28,60 @@ export const LockedKernel = z.strictObject({
   /** The image package first; a split layout adds the modules package. */
   packages: z.array(LockedPackage).min(1),
 });
+export type LockedDebianKernel = z.infer<typeof LockedDebianKernel>;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A file as it was when the lock was written. */
+const PinnedFile = z.strictObject({ sha256, size: z.number().int().nonnegative() });
+
+/**
+ * A local build as it was when `kmatrix kernels update` ran: a run refuses
+ * an image or modules that changed since, rather than test something else
+ * than the lock says.
+ */
+export const LockedLocalKernel = z.strictObject({
+  name: z.string(),
+  source: z.literal('local'),
+  /** `uname -r`, read from the image's header. */
+  release: z.string().min(1),
+  image: PinnedFile.extend({ path: z.string() }),
+  /** The `lib/modules/<release>` dir; its SHA256 covers every file's path and content (symlinks such as `build` left out). */
+  modules: PinnedFile.extend({ path: z.string(), files: z.number().int().nonnegative() }).optional(),
+  config: PinnedFile.extend({ path: z.string() }).optional(),
+});
+export type LockedLocalKernel = z.infer<typeof LockedLocalKernel>;
+
+/** A kernel at a URL, with the release its image said it is. */
+export const LockedUrlKernel = z.strictObject({
+  name: z.string(),
+  source: z.literal('url'),
+  release: z.string().min(1),
+  image: PinnedFile.extend({ url: z.string() }),
+  modules: PinnedFile.extend({ url: z.string() }).optional(),
+  config: PinnedFile.extend({ url: z.string() }).optional(),
+});
+export type LockedUrlKernel = z.infer<typeof LockedUrlKernel>;
+
+export const LockedKernel = z.union([LockedDebianKernel, LockedLocalKernel, LockedUrlKernel]);
 export type LockedKernel = z.infer<typeof LockedKernel>;
+
+/** Where a locked kernel comes from, for what differs by source. */
+export function isDebianKernel(kernel: LockedKernel): kernel is LockedDebianKernel {
+  return !('source' in kernel);
+}
+
+/** What a locked kernel is made of, by content: a new build, a new tree. */
+export function contentIds(kernel: LockedKernel): string[] {
+  if (isDebianKernel(kernel)) return kernel.packages.map((p) => p.sha256);
+  return [kernel.image.sha256, kernel.modules?.sha256 ?? 'no modules', kernel.config?.sha256 ?? 'no config'];
+}
+
+/** One line saying what a locked kernel is, for `kernels update` and the logs. */
+export function describeLocked(kernel: LockedKernel): string {
+  if (isDebianKernel(kernel)) return `${kernel.release} (${kernel.packages.map((p) => `${p.package} ${p.version}`).join(', ')})`;
+  const where = kernel.source === 'local' ? kernel.image.path : kernel.image.url;
+  return `${kernel.release} (${where}, SHA256 ${kernel.image.sha256.slice(0, 12)}…${kernel.modules ? `, ${kernel.source === 'local' ? `${kernel.modules.files} module files` : 'modules archive'}` : ', no modules'})`;
+}
 
 export const Lock = z.strictObject({
   $comment: z.string().optional(),

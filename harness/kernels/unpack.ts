@@ -3,7 +3,7 @@ import { access, mkdir, mkdtemp, rename, rm, writeFile, readFile } from 'node:fs
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
-import type { LockedKernel } from './lock.ts';
+import { contentIds, type LockedDebianKernel, type LockedKernel } from './lock.ts';
 
 /** A kernel ready to boot: the normalised tree virtme-ng expects. */
 export const KernelImage = z.strictObject({
@@ -22,23 +22,31 @@ const MARKER = 'kmatrix-kernel.json';
 /** Bump when the tree's normalisation changes, so cached trees are rebuilt. */
 const TREE_LAYOUT = 2;
 
-/** The tree's directory: named by release and by the packages' hashes, so a new build never reuses an old tree. */
+/** The tree's directory: named by release and by what it is made of, so a new build never reuses an old tree. */
 export function treeDir(cacheRoot: string, kernel: LockedKernel): string {
   const id = createHash('sha256')
-    .update([`layout ${TREE_LAYOUT}`, ...kernel.packages.map((p) => p.sha256)].join('\n'))
+    .update([`layout ${TREE_LAYOUT}`, ...contentIds(kernel)].join('\n'))
     .digest('hex')
     .slice(0, 12);
   return join(cacheRoot, 'kernels', `${kernel.release}-${id}`);
 }
 
+/** Where a kernel's parts ended up in a scratch dir, for {@link buildTree} to arrange. */
+export interface KernelParts {
+  vmlinuz: string;
+  /** `lib/modules/<release>`; none for a kernel with everything built in. */
+  modules?: string;
+  config?: string;
+}
+
 /**
- * Unpacks the verified .debs into one normalised tree: `boot/vmlinuz-REL`,
- * `boot/config-REL` and `lib/modules/REL` wherever the package put them
- * (`usr/lib/modules`, or vmlinuz inside the modules dir in sid's split
- * packages), then runs depmod, since the packages ship no modules.dep. Built
- * in a temp dir and renamed into place: the marker file means complete.
+ * Builds a kernel's normalised tree once: `fill` puts its parts into a
+ * scratch dir and says where; they become `boot/vmlinuz-REL`,
+ * `boot/config-REL` and `lib/modules/REL`, with plain `.ko` files and a
+ * fresh modules.dep (packages and most builds ship none). Built in a temp
+ * dir and renamed into place: the marker file means complete.
  */
-export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRoot: string): Promise<KernelImage> {
+export async function buildTree(kernel: LockedKernel, cacheRoot: string, fill: (scratch: string) => Promise<KernelParts>): Promise<KernelImage> {
   const dir = treeDir(cacheRoot, kernel);
   const existing = await readMarker(dir);
   if (existing) return existing;
@@ -47,22 +55,18 @@ export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRo
   const tmp = await mkdtemp(join(cacheRoot, 'kernels', '.unpack-'));
   try {
     const raw = join(tmp, 'raw');
-    for (const deb of debs) await execa('dpkg-deb', ['-x', deb, raw]);
+    await mkdir(raw);
+    const parts = await fill(raw);
     const root = join(tmp, 'tree');
     const rel = kernel.release;
+    const modules = join(root, 'lib', 'modules', rel);
     await mkdir(join(root, 'boot'), { recursive: true });
     await mkdir(join(root, 'lib', 'modules'), { recursive: true });
-
-    const modules = await firstExisting([join(raw, 'lib/modules', rel), join(raw, 'usr/lib/modules', rel)]);
-    if (!modules) throw new Error(`${kernel.name}: no lib/modules/${rel} in ${kernel.packages.map((p) => p.package).join(' + ')}`);
-    const vmlinuz = await firstExisting([join(raw, 'boot', `vmlinuz-${rel}`), join(modules, 'vmlinuz')]);
-    if (!vmlinuz) throw new Error(`${kernel.name}: no vmlinuz for ${rel} in the package(s)`);
-    const config = await firstExisting([join(raw, 'boot', `config-${rel}`), join(modules, 'config')]);
-
-    await rename(vmlinuz, join(root, 'boot', `vmlinuz-${rel}`));
-    if (config) await rename(config, join(root, 'boot', `config-${rel}`));
-    await rename(modules, join(root, 'lib', 'modules', rel));
-    await decompressModules(join(root, 'lib', 'modules', rel));
+    await rename(parts.vmlinuz, join(root, 'boot', `vmlinuz-${rel}`));
+    if (parts.config) await rename(parts.config, join(root, 'boot', `config-${rel}`));
+    if (parts.modules) await rename(parts.modules, modules);
+    else await mkdir(modules);
+    await decompressModules(modules);
     await execa('depmod', ['-b', root, rel], { env: { PATH: `/usr/sbin:/sbin:${process.env.PATH}` } });
 
     const image: KernelImage = {
@@ -70,7 +74,7 @@ export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRo
       release: rel,
       vmlinuz: join(dir, 'tree', 'boot', `vmlinuz-${rel}`),
       root: join(dir, 'tree'),
-      config: config ? join(dir, 'tree', 'boot', `config-${rel}`) : undefined,
+      config: parts.config ? join(dir, 'tree', 'boot', `config-${rel}`) : undefined,
     };
     await rm(raw, { recursive: true, force: true });
     await writeFile(join(tmp, MARKER), `${JSON.stringify(image, null, 2)}\n`);
@@ -90,6 +94,28 @@ export async function unpackKernel(kernel: LockedKernel, debs: string[], cacheRo
 }
 
 /**
+ * A Debian kernel's tree from its verified .debs: vmlinuz, config and
+ * modules wherever the packages put them (`usr/lib/modules`, or vmlinuz
+ * inside the modules dir in sid's split packages).
+ */
+export async function unpackKernel(kernel: LockedDebianKernel, debs: string[], cacheRoot: string): Promise<KernelImage> {
+  return buildTree(kernel, cacheRoot, async (raw) => {
+    for (const deb of debs) await execa('dpkg-deb', ['-x', deb, raw]);
+    const rel = kernel.release;
+    const modules = await firstExisting([join(raw, 'lib/modules', rel), join(raw, 'usr/lib/modules', rel)]);
+    if (!modules) throw new Error(`${kernel.name}: no lib/modules/${rel} in ${kernel.packages.map((p) => p.package).join(' + ')}`);
+    const vmlinuz = await firstExisting([join(raw, 'boot', `vmlinuz-${rel}`), join(modules, 'vmlinuz')]);
+    if (!vmlinuz) throw new Error(`${kernel.name}: no vmlinuz for ${rel} in the package(s)`);
+    const config = await firstExisting([join(raw, 'boot', `config-${rel}`), join(modules, 'config')]);
+    // Out of the modules dir before it moves (sid's layout keeps them inside).
+    const moved = { vmlinuz: join(raw, 'vmlinuz.kmatrix'), config: config && join(raw, 'config.kmatrix') };
+    await rename(vmlinuz, moved.vmlinuz);
+    if (config) await rename(config, moved.config!);
+    return { vmlinuz: moved.vmlinuz, modules, config: moved.config };
+  });
+}
+
+/**
  * From 6.12 on Debian compresses modules with xz. virtme-ng's initramfs loads
  * modules with busybox insmod, which only takes plain ELF (virtme-ng itself
  * unpacks .ko.zst, not .ko.xz), so every kernel's tree gets plain `.ko`.
@@ -106,7 +132,7 @@ async function readMarker(dir: string): Promise<KernelImage | undefined> {
   }
 }
 
-async function firstExisting(paths: string[]): Promise<string | undefined> {
+export async function firstExisting(paths: string[]): Promise<string | undefined> {
   for (const p of paths) {
     try {
       await access(p);

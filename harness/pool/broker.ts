@@ -25,6 +25,8 @@ export interface BootRecord {
   kernel: string;
   vmId: string;
   bootMs: number;
+  /** What the guest found missing at boot (see Vm.notes). */
+  notes: string[];
   why: 'first' | 'pool' | 'replacement' | 'own' | 'after eviction';
 }
 
@@ -225,7 +227,8 @@ export class VmBroker implements AsyncDisposable {
         await vm.stop();
         throw new Error(`kernel ${lease.kernel}: the freshly booted VM could not be listed: ${err.message}`);
       });
-      this.boots.push({ kernel: lease.kernel, vmId: entry.id, bootMs: vm.bootMs, why });
+      this.boots.push({ kernel: lease.kernel, vmId: entry.id, bootMs: vm.bootMs, notes: vm.notes, why });
+      if (why === 'first') for (const note of vm.notes) console.warn(`kernel ${lease.kernel}: ${note}`);
       // A VM that dies while idle is simply dropped.
       vm.lost.addEventListener('abort', () => {
         if (entry.state === 'idle') this.#entries.delete(entry);

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildAll, prebuiltArtifacts, type Artifacts } from '../build/index.ts';
 import { fetchKernels } from '../kernels/fetch-all.ts';
@@ -41,7 +42,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // CI builds once and hands the result to each kernel's job.
   const prebuilt = process.env.KMATRIX_PREBUILT;
   const artifacts = await (flags[BUILT] ??= prebuilt ? prebuiltArtifacts(prebuilt) : buildAll(config));
-  const images = await fetchKernels([kernel!]);
+  const images = await fetchKernels([kernel!], dirname(config.kernels.lock));
   const image = images.get(name)!;
   const accel = await chooseAccel(AccelSetting.parse(process.env.KMATRIX_ACCEL ?? 'auto'), image.vmlinuz, cacheDir(), (msg) => {
     if (!flags[WARNED]) console.warn(msg);

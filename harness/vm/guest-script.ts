@@ -10,6 +10,11 @@ import type { SshIdentity } from './ssh-identity.ts';
 export const UP_MARKER = 'kmatrix-guest-up';
 /** Printed instead, with the reason after it, when the guest cannot serve: the boot fails at once. */
 export const FAILED_MARKER = 'kmatrix-guest-failed:';
+/**
+ * Printed before UP_MARKER, with a fact about the kernel after it, for what
+ * it lacks that some programs need (BTF): the report carries it.
+ */
+export const NOTE_MARKER = 'kmatrix-guest-note:';
 /** HOME of the guest's SSH sessions (sshd's `SetEnv`, see ssh-identity.ts) and of the agent. */
 export const GUEST_HOME = '/run/kmatrix-home';
 /** Where kmatrix-agent listens in the guest (userspace-rs/src/bin/kmatrix-agent.rs). */
@@ -68,6 +73,8 @@ export function guestScript(sshdConfigPath: string, agentPath?: string): string 
     `  ${fail('sshd did not start: $(tail -n 5 /run/kmatrix-sshd.log 2>/dev/null)')}`,
     'fi',
     `wait $ip_configured || ${fail('ip could not configure $nic with 10.0.2.15/24')}`,
+    // A kernel of the user's own build may come without BTF (CONFIG_DEBUG_INFO_BTF).
+    `[ -e /sys/kernel/btf/vmlinux ] || echo "${NOTE_MARKER} no BTF (/sys/kernel/btf/vmlinux): fentry/fexit, LSM and BTF tracepoint programs cannot load"`,
     `echo ${UP_MARKER}`,
     'cat >/dev/null',
     '',

@@ -16,7 +16,7 @@ import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
 import type { VmHandle } from './vm-handle.ts';
 import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
-import { AGENT_SOCKET, FAILED_MARKER, installGuestScript, UP_MARKER } from './guest-script.ts';
+import { AGENT_SOCKET, FAILED_MARKER, installGuestScript, NOTE_MARKER, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
@@ -104,6 +104,8 @@ export class Vm implements VmHandle, AsyncDisposable {
   readonly consoleLogPath: string;
   /** Milliseconds from start to SSH ready. */
   readonly bootMs: number;
+  /** What the guest found missing at boot that some programs need (no BTF, say). */
+  readonly notes: string[];
   #process: VngProcess;
   #tmp: { path: string; cleanup(): Promise<void> };
   #stdinWriter: FileHandle;
@@ -113,7 +115,7 @@ export class Vm implements VmHandle, AsyncDisposable {
   #stopped?: Promise<void>;
 
   private constructor(parts: {
-    kernel: KernelImage; ssh: GuestAccess; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; died: AbortController;
+    kernel: KernelImage; ssh: GuestAccess; accel: Accel; guest: Guest; consoleLogPath: string; bootMs: number; notes: string[]; died: AbortController;
     process: VngProcess; tmp: { path: string; cleanup(): Promise<void> }; stdinWriter: FileHandle; watch: KernelWatch; entry: VmEntry;
   }) {
     this.kernel = parts.kernel;
@@ -122,6 +124,7 @@ export class Vm implements VmHandle, AsyncDisposable {
     this.guest = parts.guest;
     this.consoleLogPath = parts.consoleLogPath;
     this.bootMs = parts.bootMs;
+    this.notes = parts.notes;
     this.#process = parts.process;
     this.#tmp = parts.tmp;
     this.#stdinWriter = parts.stdinWriter;
@@ -232,6 +235,7 @@ export class Vm implements VmHandle, AsyncDisposable {
     });
     const stdoutTail = new FileTail(guestStdoutPath);
     let up = false;
+    const notes: string[] = [];
     let exited = false;
     void vng.exited.then(() => (exited = true));
 
@@ -255,6 +259,7 @@ export class Vm implements VmHandle, AsyncDisposable {
         const lines = await stdoutTail.read();
         const failed = lines.find((line) => line.startsWith(FAILED_MARKER));
         if (failed) return fail(`the guest could not start its services: ${failed.slice(FAILED_MARKER.length).trim()}`);
+        notes.push(...lines.filter((line) => line.startsWith(NOTE_MARKER)).map((line) => line.slice(NOTE_MARKER.length).trim()));
         up = lines.includes(UP_MARKER);
       }
       if (exited) return fail(`vng exited (${await vng.exited}) before the guest came up`);
@@ -281,7 +286,7 @@ export class Vm implements VmHandle, AsyncDisposable {
     await stdoutTail.close();
     watch.booted();
     vm = new Vm({
-      kernel, ssh: { port, privateKeyPath: identity.privateKeyPath, agentSocket }, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, died,
+      kernel, ssh: { port, privateKeyPath: identity.privateKeyPath, agentSocket }, accel, guest, consoleLogPath: options.consoleLogPath, bootMs: Date.now() - started, notes, died,
       process: vng, tmp, stdinWriter, watch, entry,
     });
     watch.start();
