@@ -9,7 +9,8 @@ import { averageRunNs, type FiguresByKernel, type ProgramFigures } from './figur
 
 const LOG_MARK = 'ˡ';
 const SOURCE_NOTE = `instructions the verifier processed · states it explored (peak); ${LOG_MARK} counted from the verifier's statistics log, the others are the kernel's verified_insns (5.16 on); states always come from that log`;
-const RUNS_NOTE = 'runs and average run time while the cases ran, from BPF statistics; relative figures only: under software emulation absolute nanoseconds mean little';
+const RUNS_NOTE =
+  'runs and average run time while the cases ran, from BPF statistics (a program reached only by tail calls counts none: the kernel counts a run where a program is entered); relative figures only: under software emulation absolute nanoseconds mean little';
 
 /** Program keys (rows) of the kernels given, sorted. */
 function programKeys(figures: FiguresByKernel, kernels: string[]): string[] {
@@ -35,6 +36,7 @@ export function formatNs(ns: number): string {
 
 function runsText(f: ProgramFigures): string {
   if (f.runCount === undefined) return f.runsOff ? 'no stats' : '–';
+  if (f.runCount === 0) return '0 runs';
   const avg = averageRunNs(f);
   return `${f.runCount} × ${avg === undefined ? '–' : formatNs(avg)}`;
 }

@@ -95,6 +95,8 @@ describe('rendering', () => {
   });
 
   test('terminal: one compact row per program', () => {
+    const tailCalled = { ...all['6.1']!['exec/sched_process_exec']!, program: 'on_even', runCount: 0, runTimeNs: 0 };
+    expect(figuresTerminal({ '6.1': { 'exec/on_even': tailCalled } }, ['6.1']).at(-1)).toMatch(/exec\/on_even\s+73·6 \(6\) 5 ms, 0 runs$/);
     const lines = figuresTerminal(all, ['5.10', '6.1']);
     expect(lines.find((l) => l.includes('exec/sched_process_exec'))).toMatch(/71ˡ·5 \(5\) 4\.2 ms, 40×5\.0 µs\s+73·6 \(6\) 5 ms, 40×5\.0 µs$/);
   });
