@@ -23,7 +23,7 @@ export function verifierCell(f: ProgramFigures | undefined): string {
   const insns = f.verifiedInsns === undefined ? '?' : `${f.verifiedInsns}${f.insnsSource === 'log' ? LOG_MARK : ''}`;
   const states = f.totalStates === undefined ? '' : ` · ${f.totalStates}${f.peakStates === undefined ? '' : ` (${f.peakStates})`}`;
   const counts = `${insns}${states}`;
-  if (f.outcome === 'failed') return `refused at ${f.failedAt ?? '?'}${f.verifiedInsns === undefined ? '' : ` (${counts})`}`;
+  if (f.outcome === 'failed') return `failed at ${f.failedAt ?? '?'}${f.verifiedInsns === undefined ? '' : ` (${counts})`}`;
   return counts;
 }
 
@@ -87,7 +87,7 @@ export function figuresMarkdown(figures: FiguresByKernel, kernels: string[]): st
     for (const kernel of withFigures) {
       const f = figures[kernel]![key];
       if (!f) continue;
-      const outcome = f.outcome === 'loaded' ? `loaded ×${f.loads}` : `refused at ${f.failedAt ?? '?'}`;
+      const outcome = f.outcome === 'loaded' ? `loaded ×${f.loads}` : `failed at ${f.failedAt ?? '?'}`;
       const avg = averageRunNs(f);
       const runs = f.runCount === undefined ? (f.runsOff ? `no stats (${f.runsOff})` : '–') : String(f.runCount);
       lines.push(

@@ -81,14 +81,14 @@ describe('rendering', () => {
   test('cells: the source of a count from the log is marked, a refusal names its stage', () => {
     expect(verifierCell(all['5.10']!['exec/sched_process_exec'])).toBe('71ˡ · 5 (5)');
     expect(verifierCell(all['6.1']!['exec/sched_process_exec'])).toBe('73 · 6 (6)');
-    expect(verifierCell(all['5.10']!['gate/loop_execs'])).toBe('refused at verify (12ˡ · 1 (1))');
+    expect(verifierCell(all['5.10']!['gate/loop_execs'])).toBe('failed at verify (12ˡ · 1 (1))');
     expect(verifierCell(undefined)).toBe('–');
     expect([formatNs(850), formatNs(5000), formatNs(2.5e6)]).toEqual(['850 ns', '5.0 µs', '2.5 ms']);
   });
 
   test('Markdown: a program × kernel verifier table, then load and runs per kernel', () => {
     const md = figuresMarkdown(all, ['5.10', '6.1']).join('\n');
-    expect(md).toContain('| program | 5.10 | 6.1 |\n|---|---|---|\n| `exec/sched_process_exec` | 71ˡ · 5 (5) | 73 · 6 (6) |\n| `gate/loop_execs` | refused at verify (12ˡ · 1 (1)) | – |');
+    expect(md).toContain('| program | 5.10 | 6.1 |\n|---|---|---|\n| `exec/sched_process_exec` | 71ˡ · 5 (5) | 73 · 6 (6) |\n| `gate/loop_execs` | failed at verify (12ˡ · 1 (1)) | – |');
     expect(md).toContain('| `exec/sched_process_exec` | 6.1 | loaded ×1 | 5 ms | 40 | 5.0 µs | exec |');
     expect(md).toMatch(/relative/);
     expect(figuresMarkdown({}, ['6.1'])).toEqual([]);
