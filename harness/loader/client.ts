@@ -200,6 +200,11 @@ export class LoaderSession implements AsyncDisposable {
     return this.#ready!;
   }
 
+  /** The `stats` line, once the loader printed it (after `stop()`). */
+  get stats(): StatsLine | undefined {
+    return this.#stats;
+  }
+
   /** The session's moments so far, for the report's phases. */
   get timeline(): LoaderTimeline {
     return { ...this.#moments, attachMs: this.#ready?.timings?.attachMs };

@@ -61,6 +61,23 @@ describe('parseLoaderLine', () => {
     expect(line.kind === 'error' && line.verifierLog).toContain("invalid mem access 'scalar'");
   });
 
+  test('verifier figures on ready, run figures on stats, a refused program on error', () => {
+    // As the loader printed them on 6.18.
+    const ready = READY.replace(
+      /}$/,
+      ',"timings":{"loadMs":1.0,"verifyMs":0.3,"attachMs":2.1},"verifier":{"sched_process_exec":' +
+        '{"verifiedInsns":73,"insnsSource":"kernel","totalStates":6,"peakStates":6,"maxStatesPerInsn":0,"verificationUs":151,"loadMs":0.3}}}',
+    );
+    expect(parseLoaderLine(ready)).toMatchObject({ verifier: { sched_process_exec: { verifiedInsns: 73, insnsSource: 'kernel', totalStates: 6 } } });
+    const runs = STATS.replace(/}$/, ',"runs":{"enabled":true,"programs":{"sched_process_exec":{"runCount":11,"runTimeNs":282517}}}}');
+    expect(parseLoaderLine(runs)).toMatchObject({ runs: { enabled: true, programs: { sched_process_exec: { runCount: 11 } } } });
+    const off = STATS.replace(/}$/, ',"runs":{"enabled":false,"reason":"BPF_ENABLE_STATS: Invalid argument"}}');
+    expect(parseLoaderLine(off)).toMatchObject({ runs: { enabled: false } });
+    const refused = VERIFY_ERROR.replace(/}$/, ',"program":"sched_process_exec","verifier":{"verifiedInsns":2,"insnsSource":"log","totalStates":0,"peakStates":0,"maxStatesPerInsn":0}}');
+    expect(parseLoaderLine(refused)).toMatchObject({ program: 'sched_process_exec', verifier: { insnsSource: 'log' } });
+    expect(protocolError(ready.replace('"kernel","totalStates"', '"btf","totalStates"')).message).toMatch(/→ at verifier\.sched_process_exec\.insnsSource/);
+  });
+
   test('non-JSON is a ProtocolError quoting the line', () => {
     expect(protocolError('thread main panicked at src/main.rs:12').message).toMatch(/not JSON: "thread main panicked/);
   });

@@ -16,6 +16,32 @@ const decoded: z.ZodType<Decoded> = z.lazy(() =>
 
 const base = { v: z.literal(PROTOCOL_VERSION) };
 
+/**
+ * One program's verifier figures. `verifiedInsns` is the kernel's own count
+ * (`bpf_prog_info.verified_insns`, 5.16 on) where it keeps one, else the
+ * `processed N insns` of the verifier's statistics log; `insnsSource` says
+ * which (they are the same number). The states only exist in that log.
+ */
+export const VerifierFigures = z.strictObject({
+  verifiedInsns: z.number().int().nonnegative().optional(),
+  insnsSource: z.enum(['kernel', 'log']).optional(),
+  totalStates: z.number().int().nonnegative().optional(),
+  peakStates: z.number().int().nonnegative().optional(),
+  maxStatesPerInsn: z.number().int().nonnegative().optional(),
+  /** The kernel's `verification time N usec` from the same log. */
+  verificationUs: z.number().int().nonnegative().optional(),
+  /** The loader's wall time of the program's BPF_PROG_LOAD (the verifier included). */
+  loadMs: z.number().nonnegative().optional(),
+});
+export type VerifierFigures = z.infer<typeof VerifierFigures>;
+
+/** Runs while the loader held BPF statistics on (`BPF_ENABLE_STATS`), per program; or why it could not. */
+export const RunFigures = z.discriminatedUnion('enabled', [
+  z.strictObject({ enabled: z.literal(true), programs: z.record(z.string(), z.strictObject({ runCount: u64, runTimeNs: u64 })) }),
+  z.strictObject({ enabled: z.literal(false), reason: z.string() }),
+]);
+export type RunFigures = z.infer<typeof RunFigures>;
+
 export const ReadyLine = z.strictObject({
   ...base,
   kind: z.literal('ready'),
@@ -26,6 +52,8 @@ export const ReadyLine = z.strictObject({
   offsets: z.record(z.string(), z.number().int().nonnegative()).optional(),
   /** Milliseconds in the guest: the object's load (maps, BTF, relocations), the verifier (every BPF_PROG_LOAD), attaching. */
   timings: z.strictObject({ loadMs: z.number(), verifyMs: z.number(), attachMs: z.number() }).optional(),
+  /** Per program loaded (attached or put in a program array), its verifier figures. */
+  verifier: z.record(z.string(), VerifierFigures).optional(),
 });
 
 export const EventLine = z.strictObject({
@@ -62,6 +90,7 @@ export const StatsLine = z.strictObject({
   perMap: z.record(z.string(), u64),
   /** Records the kernel could not hand over, per PerfEventArray (only with `--perf`). */
   lost: z.record(z.string(), u64).optional(),
+  runs: RunFigures.optional(),
 });
 
 export const ErrorStage = z.enum(['parse', 'load', 'verify', 'attach', 'run']);
@@ -70,7 +99,11 @@ export const ErrorLine = z.strictObject({
   kind: z.literal('error'),
   stage: ErrorStage,
   message: z.string(),
+  /** The program the failure is about (a refused load, a failed attach). */
+  program: z.string().optional(),
   verifierLog: z.string().optional(),
+  /** A refused program's figures, from its verifier log: how far the verifier got. */
+  verifier: VerifierFigures.optional(),
 });
 
 export const LoaderLine = z.discriminatedUnion('kind', [ReadyLine, EventLine, MapLine, LogLine, StatsLine, ErrorLine]);

@@ -1,6 +1,7 @@
 import type { MatrixReport } from './matrix.ts';
+import { figuresJUnitProperties } from './figures-render.ts';
 
-/** JUnit XML: one testsuite per kernel, one testcase per scenario. */
+/** JUnit XML: one testsuite per kernel, one testcase per scenario; the kernel's per-program figures as its properties. */
 export function renderJUnit(report: MatrixReport): string {
   const suites = report.kernels.map((kernel) => {
     const cells = report.cells.filter((c) => c.kernel === kernel);
@@ -17,7 +18,8 @@ export function renderJUnit(report: MatrixReport): string {
     });
     const failures = cells.filter((c) => c.status === 'fail').length;
     const skipped = cells.filter((c) => c.status === 'skip').length;
-    return `  <testsuite name="kernel ${xml(kernel)}" tests="${cells.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
+    const properties = figuresJUnitProperties(report.figures[kernel], xml);
+    return `  <testsuite name="kernel ${xml(kernel)}" tests="${cells.length}" failures="${failures}" skipped="${skipped}">\n${properties}${cases.join('\n')}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="kmatrix">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -10,6 +10,7 @@ import { currentPool } from '../pool/run-pool.ts';
 import type { LeaseRecord } from '../pool/broker.ts';
 import { summarizePool } from './pool-summary.ts';
 import { addPhases, type Phases } from './phases.ts';
+import { addFigures, type FiguresByKernel } from './figures.ts';
 
 const KERNEL_PROJECT = /^kernel (.+)$/;
 
@@ -24,6 +25,7 @@ export default class MatrixReporter implements Reporter {
     const pool = await currentPool();
     const cells: Cell[] = [];
     const offsets: Record<string, Record<string, number>> = {};
+    const figures: FiguresByKernel = {};
     const kernelOrder: string[] = [];
     const totals = { passed: 0, failed: 0, skipped: 0 };
     for (const module of modules) {
@@ -40,7 +42,9 @@ export default class MatrixReporter implements Reporter {
       if (!kernel) continue;
       if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
       const lease = pool?.leases.find((l) => l.kernel === kernel && l.file.endsWith(`/${basename(module.moduleId)}`));
-      cells.push(cellOf(module, kernel, tests, lease));
+      const cell = cellOf(module, kernel, tests, lease);
+      cells.push(cell);
+      for (const t of tests) addFigures(figures, kernel, cell.scenario, t.meta().figures ?? []);
       for (const t of tests) {
         for (const a of t.annotations()) {
           if (a.type === OFFSETS_ANNOTATION) Object.assign((offsets[kernel] ??= {}), JSON.parse(a.message) as Record<string, number>);
@@ -50,7 +54,7 @@ export default class MatrixReporter implements Reporter {
     const boots: Record<string, number[]> = {};
     for (const boot of pool?.boots ?? []) (boots[boot.kernel] ??= []).push(boot.bootMs);
     if (cells.length > 0) {
-      const report = buildMatrix(cells, kernelOrder, offsets, boots);
+      const report = buildMatrix(cells, kernelOrder, offsets, boots, figures);
       const markdown = renderMarkdown(report);
       const files = {
         'matrix.json': `${JSON.stringify(report, null, 2)}\n`,

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { describePhases, PHASE_NAMES, type Phases } from './phases.ts';
+import { FiguresByKernel } from './figures.ts';
+import { figuresMarkdown, figuresTerminal } from './figures-render.ts';
 
 const PhasesSchema = z.strictObject({
   vmWait: z.number(), loadVerify: z.number(), attach: z.number(), traffic: z.number(), drain: z.number(), checks: z.number(), other: z.number(), reset: z.number(),
@@ -32,11 +34,19 @@ export const MatrixReport = z.strictObject({
   offsets: z.record(z.string(), z.record(z.string(), z.number())).default({}),
   /** Per kernel, each boot of a VM for it (ms from start to SSH ready): one, unless a file broke its VM. */
   boots: z.record(z.string(), z.array(z.number())).default({}),
+  /** Per kernel, per program (`object/program`): load outcome, verifier and run figures (harness/report/figures.ts). */
+  figures: FiguresByKernel.default({}),
   summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number(), xfail: z.number().default(0) }),
 });
 export type MatrixReport = z.infer<typeof MatrixReport>;
 
-export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: MatrixReport['offsets'] = {}, boots: MatrixReport['boots'] = {}): MatrixReport {
+export function buildMatrix(
+  cells: Cell[],
+  kernelOrder: string[],
+  offsets: MatrixReport['offsets'] = {},
+  boots: MatrixReport['boots'] = {},
+  figures: MatrixReport['figures'] = {},
+): MatrixReport {
   const kernels = [...new Set([...kernelOrder.filter((k) => cells.some((c) => c.kernel === k)), ...cells.map((c) => c.kernel)])];
   const scenarios = [...new Set(cells.map((c) => c.scenario))].sort();
   const count = (status: Cell['status']) => cells.filter((c) => c.status === status).length;
@@ -47,6 +57,7 @@ export function buildMatrix(cells: Cell[], kernelOrder: string[], offsets: Matri
     cells,
     offsets,
     boots,
+    figures,
     summary: { pass: count('pass'), fail: count('fail'), skip: count('skip'), xfail: count('xfail') },
   };
 }
@@ -73,6 +84,7 @@ export function renderTable(report: MatrixReport): string {
     out.push('', 'struct field offsets (bytes, from each kernel\'s BTF):');
     for (const row of offsetRows) out.push(`  ${row.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}`);
   }
+  out.push(...figuresTerminal(report.figures, report.kernels));
   const slowest = slowestWithPhases(report);
   if (slowest) out.push('', `slowest file: ${slowest.scenario} on ${slowest.kernel}, ${(slowest.durationMs / 1000).toFixed(1)} s: ${describePhases(slowest.phases!)}`);
   out.push('', summaryLine(report));
@@ -127,6 +139,7 @@ export function renderMarkdown(report: MatrixReport): string {
     lines.push('', '### Struct field offsets (bytes, from each kernel\'s BTF)', '', `| ${header!.join(' | ')} |`, `|${header!.map(() => '---').join('|')}|`);
     lines.push(...rows.map((r) => `| \`${r[0]}\` | ${r.slice(1).join(' | ')} |`));
   }
+  lines.push(...figuresMarkdown(report.figures, report.kernels));
   lines.push(...timeTable(report));
   lines.push('', summaryLine(report), '');
   return lines.join('\n');

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.ts';
 import { readLock } from '../kernels/lock.ts';
 import { renderJUnit } from './junit.ts';
 import { MatrixReport, buildMatrix, renderMarkdown, renderTable } from './matrix.ts';
+import { mergeFigureSets } from './figures.ts';
 
 /**
  * Merges the matrix.json of several runs (one CI job per kernel) into one
@@ -21,9 +22,14 @@ export async function mergeReports(dirs: string[]): Promise<number> {
     return 1;
   }
   const cells = [];
-  for (const file of files) cells.push(...parseJsonFile(file, MatrixReport, await readFile(file, 'utf8')).cells);
+  const figures = [];
+  for (const file of files) {
+    const report = parseJsonFile(file, MatrixReport, await readFile(file, 'utf8'));
+    cells.push(...report.cells);
+    figures.push(report.figures);
+  }
   const order = (await readLock((await loadConfig(userRoot())).kernels.lock)).kernels.map((k) => k.name);
-  const report = buildMatrix(cells, order);
+  const report = buildMatrix(cells, order, {}, {}, mergeFigureSets(figures));
   const dir = join(outDir(), 'report');
   await mkdir(dir, { recursive: true });
   const markdown = renderMarkdown(report);

@@ -1,12 +1,13 @@
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { expect, inject, test as baseTest } from 'vitest';
 import '../expect/matchers.ts';
 import type { CaseWatch } from '../vm/case-watch.ts';
 import { LeasedVm } from '../pool/lease.ts';
-import { LoaderSession, type LoaderSpec } from '../loader/client.ts';
+import { LoaderError, LoaderSession, type LoaderSpec } from '../loader/client.ts';
 import { userRoot } from '../util/paths.ts';
 import { kernelAtLeast } from './kernel-version.ts';
 import { casePhases, type Phases } from '../report/phases.ts';
+import { figuresOfFailure, figuresOfSession, type ProgramFigures } from '../report/figures.ts';
 import { UserProgram } from '../userspace/program.ts';
 import { readLiveMaps } from '../userspace/live-maps.ts';
 
@@ -14,6 +15,8 @@ declare module 'vitest' {
   interface TaskMeta {
     /** Where the case's time went, for the report (see harness/report/phases.ts). */
     phases?: Phases;
+    /** Each program the case's loaders loaded, or tried to: outcome, verifier and run figures (see harness/report/figures.ts). */
+    figures?: ProgramFigures[];
   }
 }
 
@@ -54,16 +57,28 @@ export const test = baseTest
   .extend('objectPath', { scope: 'file' }, () => (program: string) => join(inject('artifacts').ebpfDir, program))
   .extend('startLoader', ({ vm, task, objectPath, kernelLog: _ }, { onCleanup }) => {
     const artifacts = inject('artifacts');
-    const sessions: LoaderSession[] = [];
+    const sessions: { object: string; session: LoaderSession }[] = [];
+    const figures: ProgramFigures[] = [];
     const caseStart = performance.now();
     onCleanup(async () => {
-      for (const session of sessions) await session[Symbol.asyncDispose]();
-      if (sessions.length) task.meta.phases = casePhases(caseStart, performance.now(), sessions.map((s) => s.timeline));
+      for (const { session } of sessions) await session[Symbol.asyncDispose]();
+      if (sessions.length) task.meta.phases = casePhases(caseStart, performance.now(), sessions.map((s) => s.session.timeline));
+      // Run counts are in the stats line: only a session that was stopped has them.
+      for (const { object, session } of sessions) figures.push(...figuresOfSession(object, session.ready, session.stats));
+      if (figures.length) task.meta.figures = figures;
     });
     return async (program: string, spec: Omit<LoaderSpec, 'object'>) => {
-      const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object: objectPath(program) });
-      sessions.push(session);
-      return session;
+      const object = objectPath(program);
+      try {
+        const session = await LoaderSession.start(vm.guest, `kernel ${vm.kernel.name}`, artifacts.loader, { ...spec, object });
+        sessions.push({ object: basename(object), session });
+        return session;
+      } catch (err) {
+        // A refused program is a figure too (and some cases expect it).
+        const failed = err instanceof LoaderError ? figuresOfFailure(basename(object), err.line) : undefined;
+        if (failed) figures.push(failed);
+        throw err;
+      }
     };
   })
   // kmatrix-probe-target: a process with a known function to put uprobes

@@ -20,9 +20,12 @@ mod dump;
 mod dwarf;
 mod live;
 mod output;
+mod prog_load_log;
+mod run_stats;
 #[cfg(test)]
 mod test_objects;
 mod types;
+mod verifier_stats;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -281,6 +284,11 @@ async fn run(args: Args) -> Result<(), Failure> {
 
     let program_names: Vec<String> = ebpf.programs().map(|(name, _)| name.to_owned()).collect();
     let mut loaded = HashSet::new();
+    // Each program's verifier figures, for `ready`.
+    let mut verifier = serde_json::Map::new();
+    // On before anything loads, so the `stats` line counts every run of
+    // every program from its attach on (see run_stats.rs).
+    let run_stats = run_stats::RunStats::enable();
     let attach_started = Instant::now();
     let mut verify = Duration::ZERO;
     // Tail-call targets: loaded and put in their ProgramArrays before any
@@ -305,8 +313,13 @@ async fn run(args: Args) -> Result<(), Failure> {
                 .ok_or_else(|| missing("program", name, &program_names))?;
             if loaded.insert(name.clone()) {
                 let started = Instant::now();
-                load_any(program, name)?;
+                let (result, log) = prog_load_log::capture(|| load_any(program, name));
+                result?;
                 verify += started.elapsed();
+                verifier.insert(
+                    name.clone(),
+                    program_figures(program.info(), log, started.elapsed()),
+                );
             }
             let fd = program.fd().map_err(fail(Stage::Load))?;
             array.set(*index, fd, 0).map_err(|e| {
@@ -337,12 +350,16 @@ async fn run(args: Args) -> Result<(), Failure> {
         let to = format!("{} {}", target.kind(), target.point());
         let attach_error = |e: ProgramError| attach_failure(name, &to, e);
         // One program may be attached at several points; load it once.
+        // `$program` is the program as the load left it, to read its figures.
         macro_rules! load_once {
-            ($load:expr) => {
+            ($program:ident, $load:expr) => {
                 if loaded.insert(attach.program.clone()) {
                     let started = Instant::now();
-                    $load?;
+                    let (result, log) = prog_load_log::capture(|| $load);
+                    result?;
                     verify += started.elapsed();
+                    let figures = program_figures($program.info(), log, started.elapsed());
+                    verifier.insert(attach.program.clone(), figures);
                 }
             };
         }
@@ -350,13 +367,16 @@ async fn run(args: Args) -> Result<(), Failure> {
             Target::TracePoint { category, name } => {
                 ensure_tracefs();
                 let tp: &mut TracePoint = program_as(program, &attach.program, "a tracepoint")?;
-                load_once!(tp.load().map_err(|e| verify_failure(&attach.program, e)));
+                load_once!(
+                    tp,
+                    tp.load().map_err(|e| verify_failure(&attach.program, e))
+                );
                 tp.attach(category, name).map_err(attach_error)?;
                 target.point()
             }
             Target::RawTracePoint { name: tp_name } => {
                 let tp: &mut RawTracePoint = program_as(program, name, "a raw tracepoint")?;
-                load_once!(tp.load().map_err(|e| verify_failure(name, e)));
+                load_once!(tp, tp.load().map_err(|e| verify_failure(name, e)));
                 tp.attach(tp_name).map_err(attach_error)?;
                 target.point()
             }
@@ -366,7 +386,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 if is_return != matches!(target, Target::KRetProbe { .. }) {
                     return Err(kind_mismatch(name, target.kind(), "kprobe", "kretprobe"));
                 }
-                load_once!(kprobe.load().map_err(|e| verify_failure(name, e)));
+                load_once!(kprobe, kprobe.load().map_err(|e| verify_failure(name, e)));
                 kprobe.attach(function, 0).map_err(attach_error)?;
                 target.point()
             }
@@ -374,6 +394,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 let btf = kernel_btf_for(&mut kernel_btf, name, &to)?;
                 let fentry: &mut FEntry = program_as(program, name, "an fentry program")?;
                 load_once!(
+                    fentry,
                     fentry
                         .load(function, btf)
                         .map_err(|e| btf_load_failure(name, &to, e))
@@ -385,6 +406,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 let btf = kernel_btf_for(&mut kernel_btf, name, &to)?;
                 let fexit: &mut FExit = program_as(program, name, "an fexit program")?;
                 load_once!(
+                    fexit,
                     fexit
                         .load(function, btf)
                         .map_err(|e| btf_load_failure(name, &to, e))
@@ -399,6 +421,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 })?;
                 let lsm: &mut Lsm = program_as(program, name, "an LSM program")?;
                 load_once!(
+                    lsm,
                     lsm.load(hook, btf)
                         .map_err(|e| btf_load_failure(name, &to, e))
                 );
@@ -414,7 +437,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 if matches!(uprobe.kind(), ProbeKind::Return) != *ret {
                     return Err(kind_mismatch(name, target.kind(), "uprobe", "uretprobe"));
                 }
-                load_once!(uprobe.load().map_err(|e| verify_failure(name, e)));
+                load_once!(uprobe, uprobe.load().map_err(|e| verify_failure(name, e)));
                 let location = match location {
                     UprobeLocation::Symbol { name, offset: 0 } => {
                         UProbeAttachLocation::Symbol(name)
@@ -431,7 +454,10 @@ async fn run(args: Args) -> Result<(), Failure> {
             }
             Target::Xdp { interface } => {
                 let xdp: &mut Xdp = program_as(program, &attach.program, "an XDP program")?;
-                load_once!(xdp.load().map_err(|e| verify_failure(&attach.program, e)));
+                load_once!(
+                    xdp,
+                    xdp.load().map_err(|e| verify_failure(&attach.program, e))
+                );
                 // Default mode lets the kernel use the driver's native XDP
                 // where it has one; some drivers have one that refuses in
                 // their current configuration (virtio-net with guest
@@ -453,6 +479,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 let classifier: &mut SchedClassifier =
                     program_as(program, &attach.program, "a TC classifier")?;
                 load_once!(
+                    classifier,
                     classifier
                         .load()
                         .map_err(|e| verify_failure(&attach.program, e))
@@ -469,7 +496,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             }
             Target::CgroupSkb { cgroup, egress } => {
                 let skb: &mut CgroupSkb = program_as(program, name, "a cgroup_skb program")?;
-                load_once!(skb.load().map_err(|e| verify_failure(name, e)));
+                load_once!(skb, skb.load().map_err(|e| verify_failure(name, e)));
                 let dir = std::fs::File::open(cgroup).map_err(|e| {
                     Failure::new(
                         Stage::Attach,
@@ -488,7 +515,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             }
             Target::SocketFilter { interface } => {
                 let filter: &mut SocketFilter = program_as(program, name, "a socket filter")?;
-                load_once!(filter.load().map_err(|e| verify_failure(name, e)));
+                load_once!(filter, filter.load().map_err(|e| verify_failure(name, e)));
                 let socket = packet_socket(interface).map_err(|e| {
                     Failure::new(
                         Stage::Attach,
@@ -515,6 +542,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         "maps": map_names,
         "kernel": kernel_release(),
         "timings": { "loadMs": round(load_ms), "verifyMs": round(verify_ms), "attachMs": round(attach_ms) },
+        "verifier": verifier,
     });
     // Only when asked for, so the line is unchanged for everyone else.
     if !offsets.is_empty() {
@@ -536,6 +564,9 @@ async fn run(args: Args) -> Result<(), Failure> {
             result = poll_fn(|cx| poll_sources(&mut sources, cx)) => result.map_err(fail(Stage::Run))?,
         }
     }
+
+    // Read before detaching: unloading closes the programs.
+    let runs = run_stats.read(&ebpf, &loaded);
 
     // Detach first so nothing new is produced, then drain: every event
     // submitted before shutdown is reported, and the map dumps below agree
@@ -584,7 +615,8 @@ async fn run(args: Args) -> Result<(), Failure> {
             Source::Logs(_) => None,
         })
         .collect();
-    let mut stats = json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map });
+    let mut stats =
+        json!({ "events": per_map.values().sum::<u64>(), "perMap": per_map, "runs": runs });
     // Only with --perf, so the line is unchanged for everyone else.
     if !args.perf_arrays.is_empty() {
         let lost: BTreeMap<&str, u64> = sources
@@ -828,6 +860,7 @@ fn attach_failure(program: &str, to: &str, err: ProgramError) -> Failure {
         Stage::Attach,
         format!("attaching {program} to {to}: {}", output::error_chain(&err)),
     )
+    .of_program(program)
 }
 
 fn missing(what: &str, name: &str, available: &[String]) -> Failure {
@@ -850,13 +883,33 @@ fn verify_failure(program: &str, err: ProgramError) -> Failure {
         } => Failure {
             stage: Stage::Verify,
             message: format!("loading program {program}: BPF_PROG_LOAD failed: {io_error}"),
+            program: Some(program.to_owned()),
             verifier_log: Some(verifier_log.to_string()),
         },
         other => Failure::new(
             Stage::Verify,
             format!("loading program {program}: {}", output::error_chain(&other)),
-        ),
+        )
+        .of_program(program),
     }
+}
+
+/// One loaded program's verifier figures (see verifier_stats.rs): the
+/// instruction count from the kernel where it keeps one, else from the
+/// statistics log the load was captured with; the states from that log;
+/// the wall time of its load (BPF_PROG_LOAD, the verifier's run included).
+fn program_figures(
+    info: Result<aya::programs::ProgramInfo, ProgramError>,
+    log: Option<String>,
+    load_time: Duration,
+) -> Value {
+    let kernel_insns = info.ok().and_then(|info| info.verified_instruction_count());
+    let stats = log.as_deref().and_then(verifier_stats::parse);
+    verifier_stats::figures_json(
+        kernel_insns,
+        stats.as_ref(),
+        Some(load_time.as_secs_f64() * 1000.0),
+    )
 }
 
 /// Registers a ring buffer (or a perf buffer) with tokio's reactor so it can

@@ -5,6 +5,8 @@ use std::io::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::verifier_stats;
+
 /// Protocol version carried in every line.
 const VERSION: u64 = 1;
 
@@ -58,6 +60,8 @@ impl Stage {
 pub struct Failure {
     pub stage: Stage,
     pub message: String,
+    /// The program the failure is about, when it is about one.
+    pub program: Option<String>,
     pub verifier_log: Option<String>,
 }
 
@@ -66,14 +70,28 @@ impl Failure {
         Self {
             stage,
             message: message.into(),
+            program: None,
             verifier_log: None,
         }
     }
 
+    /// The same failure, about `program`.
+    pub fn of_program(mut self, program: &str) -> Self {
+        self.program = Some(program.to_owned());
+        self
+    }
+
     pub fn emit(&self) {
         let mut fields = json!({ "stage": self.stage.as_str(), "message": self.message });
+        if let Some(program) = &self.program {
+            fields["program"] = json!(program);
+        }
         if let Some(log) = &self.verifier_log {
             fields["verifierLog"] = json!(log);
+            // A refused program's figures: how far the verifier got.
+            if let Some(stats) = verifier_stats::parse(log) {
+                fields["verifier"] = verifier_stats::figures_json(None, Some(&stats), None);
+            }
         }
         emit("error", fields);
     }
