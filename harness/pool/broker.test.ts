@@ -27,6 +27,7 @@ function fakeVm(kernel: string, n: number): FakeVm {
     ssh: { port: 10_000 + n, privateKeyPath: '/dev/null' },
     consoleLogPath: `/tmp/console-${kernel}-${n}.log`,
     bootMs: 1_000,
+    notes: n === 1 ? ['no BTF (/sys/kernel/btf/vmlinux)'] : [],
     lost: died.signal,
     splatMark: () => 0,
     splatsSince: async () => [],
