@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { access, copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { keepNewest } from './prune.ts';
+import { filesUnder } from '../util/files.ts';
 import { join, relative } from 'node:path';
 
 /** kmatrix's own binaries that run in the guest, built from userspace-rs. */
@@ -54,12 +55,3 @@ export class GuestToolsCache {
 
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else if (entry.isFile()) out.push(path);
-  }
-  return out;
-}

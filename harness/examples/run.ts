@@ -16,10 +16,10 @@ const names = wanted.length ? wanted : (await readdir(examplesDir, { withFileTyp
 
 // The npm running this script (npm test) runs the installs too, on this
 // Node; outside npm, the one on PATH.
-const npm = (args: string[], cwd: string) =>
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
   process.env.npm_execpath
-    ? execa(process.execPath, [process.env.npm_execpath, ...args], { cwd, stdio: 'inherit', reject: false })
-    : execa('npm', args, { cwd, stdio: 'inherit', reject: false });
+    ? execa(process.execPath, [process.env.npm_execpath, ...args], { cwd, env, stdio: 'inherit', reject: false })
+    : execa('npm', args, { cwd, env, stdio: 'inherit', reject: false });
 
 const work = await mkdtemp(join(tmpdir(), 'kmatrix-examples-'));
 let failed = 0;
@@ -41,9 +41,8 @@ try {
     console.log(`example ${name}: npx kmatrix run`);
     // The copy is new every time; its cargo builds are kept between runs.
     const env = { CARGO_TARGET_DIR: join(cacheDir(), 'examples', name, 'target') };
-    const run = process.env.npm_execpath
-      ? await execa(process.execPath, [process.env.npm_execpath, 'exec', '--', 'kmatrix', 'run'], { cwd: project, stdio: 'inherit', reject: false, env })
-      : await execa('npx', ['kmatrix', 'run'], { cwd: project, stdio: 'inherit', reject: false, env });
+    // `npm exec` is what `npx` runs.
+    const run = await npm(['exec', '--', 'kmatrix', 'run'], project, env);
     const seconds = ((performance.now() - started) / 1000).toFixed(0);
     console.log(`example ${name}: ${run.exitCode === 0 ? 'passed' : `FAILED (exit ${run.exitCode})`} in ${seconds} s, from a fresh copy`);
     if (run.exitCode !== 0) failed++;

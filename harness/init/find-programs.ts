@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { filesUnder } from '../util/files.ts';
 import { join } from 'node:path';
 
 /** A program of an eBPF crate, as its source declares it: `#[tracepoint] pub fn opensnoop(…)`. */
@@ -24,11 +25,6 @@ export async function findPrograms(crateDir: string): Promise<DeclaredProgram[]>
 }
 
 async function rustFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await rustFiles(path)));
-    else if (entry.name.endsWith('.rs')) out.push(path);
-  }
-  return out;
+  // A crate without src/ has no programs to find.
+  return (await filesUnder(dir).catch(() => [])).filter((file) => file.endsWith('.rs'));
 }

@@ -8,6 +8,7 @@ import { releaseOfImage } from './bzimage.ts';
 import { ensureFile, sha256OfFile } from './download.ts';
 import type { LockedLocalKernel, LockedUrlKernel } from './lock.ts';
 import { buildTree, firstExisting, type KernelImage } from './unpack.ts';
+import { filesUnder } from '../util/files.ts';
 
 // Kernels that are not Debian packages: a build on this machine, or a
 // bzImage (and modules archive) at a URL. `kernels update` pins them by
@@ -149,11 +150,7 @@ async function configBeside(image: string, release: string): Promise<string | un
  */
 export async function hashTree(dir: string): Promise<{ sha256: string; size: number; files: number }> {
   if (!(await lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .sort();
+  const files = (await filesUnder(dir)).map((file) => relative(dir, file)).sort();
   const hash = createHash('sha256');
   let size = 0;
   for (const file of files) {

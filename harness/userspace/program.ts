@@ -1,5 +1,6 @@
 import type { ExecResult, Guest, RunningCommand } from '../guest/guest.ts';
 import { shellQuote } from '../util/shell.ts';
+import { within } from '../util/time.ts';
 
 /** How long a program may take to exit once signalled before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -60,12 +61,7 @@ export class UserProgram implements AsyncDisposable {
   async waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const left = deadline - Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const next = await Promise.race([
-        this.#reader.next(),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, left)))),
-      ]).finally(() => clearTimeout(timer));
+      const next = await within(this.#reader.next(), deadline - Date.now());
       if (next === 'timeout') throw new ProgramError(`${this.#label}: ${this.name} printed no line matching ${pattern} within ${timeoutMs} ms${this.#printed()}`);
       if (next.done) {
         const exit = await this.#process.done.catch((err: Error) => err);
@@ -86,10 +82,7 @@ export class UserProgram implements AsyncDisposable {
     const sid = this.#process.sessionId;
     if (sid === undefined) throw new ProgramError(`${this.#label}: ${this.name}: no pid to signal (it never started)`);
     await this.#guest.exec(`kill -${signal} ${sid} 2>/dev/null; true`);
-    let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([this.#process.done, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS)))]).finally(() =>
-      clearTimeout(timer),
-    );
+    const ended = await within(this.#process.done, STOP_TIMEOUT_MS);
     if (ended === 'timeout') {
       const killed = await this.#process.kill();
       throw new ProgramError(`${this.#label}: ${this.name} did not exit within ${STOP_TIMEOUT_MS} ms of SIG${signal}; ${killed}${this.#printed()}`);
@@ -99,8 +92,7 @@ export class UserProgram implements AsyncDisposable {
 
   /** Waits for the program to exit by itself (a one-shot command). */
   async exited(timeoutMs = 60_000): Promise<ProgramExit> {
-    let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([this.#process.done, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))]).finally(() => clearTimeout(timer));
+    const ended = await within(this.#process.done, timeoutMs);
     if (ended === 'timeout') {
       const killed = await this.#process.kill();
       throw new ProgramError(`${this.#label}: ${this.name} did not exit within ${timeoutMs} ms; ${killed}${this.#printed()}`);
