@@ -63,14 +63,16 @@ export class RunningCommand {
   readonly command: string;
   /** stdout, line by line. */
   readonly lines: AsyncIterable<string>;
+  /** stderr, line by line (where Rust programs log, env_logger and tracing by default). */
+  readonly stderrLines: AsyncIterable<string>;
   /** Resolves when the command exits; rejects when the connection or the VM is lost first. */
   readonly done: Promise<ExecResult>;
   #transport: CommandTransport;
   #stdout = '';
   #stderr = '';
   #sessionId?: number;
-  #pending = '';
   #queue = new LineQueue();
+  #stderrQueue = new LineQueue();
   #exit?: { code: number | null; signal: string | null };
   #settle!: { resolve: (r: ExecResult) => void; reject: (e: Error) => void };
 
@@ -78,6 +80,7 @@ export class RunningCommand {
     this.#transport = transport;
     this.command = command;
     this.lines = this.#queue;
+    this.stderrLines = this.#stderrQueue;
     this.done = new Promise<ExecResult>((resolve, reject) => (this.#settle = { resolve, reject }));
     this.done.catch(() => {}); // callers that only iterate `lines` must not crash the process
   }
@@ -93,16 +96,12 @@ export class RunningCommand {
 
   _stdout(text: string): void {
     this.#stdout += text;
-    this.#pending += text;
-    let nl: number;
-    while ((nl = this.#pending.indexOf('\n')) >= 0) {
-      this.#queue.push(this.#pending.slice(0, nl));
-      this.#pending = this.#pending.slice(nl + 1);
-    }
+    this.#queue.write(text);
   }
 
   _stderr(text: string): void {
     this.#stderr += text;
+    this.#stderrQueue.write(text);
   }
 
   _exit(code: number | null, signal: string | null): void {
@@ -111,9 +110,8 @@ export class RunningCommand {
 
   /** The output is over: resolves with the exit status, or rejects with `lost()` when there is none. */
   _closed(lost: () => Promise<Error>): void {
-    if (this.#pending) this.#queue.push(this.#pending);
-    this.#pending = '';
     this.#queue.end();
+    this.#stderrQueue.end();
     if (this.#exit) this.#settle.resolve({ stdout: this.#stdout, stderr: this.#stderr, ...this.#exit });
     else void lost().then(this.#settle.reject);
   }

@@ -2,6 +2,15 @@ import { describe, expect, test } from 'vitest';
 import { LineQueue } from './line-queue.ts';
 
 describe('LineQueue', () => {
+  test('chunks are split into lines wherever their newlines fall; a last line without one comes at the end', async () => {
+    const queue = new LineQueue();
+    for (const chunk of ['al', 'pha\nbe', 'ta\n\ngam', 'ma']) queue.write(chunk);
+    queue.end();
+    const seen: string[] = [];
+    for await (const line of queue) seen.push(line);
+    expect(seen).toEqual(['alpha', 'beta', '', 'gamma']);
+  });
+
   test('lines pushed before the reader starts are not lost', async () => {
     const queue = new LineQueue();
     queue.push('a');

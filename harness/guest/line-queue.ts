@@ -7,13 +7,25 @@ export class LineQueue implements AsyncIterable<string> {
   #lines: string[] = [];
   #ended = false;
   #wake?: () => void;
+  /** Text after the last newline written, a line still to come. */
+  #partial = '';
 
   push(line: string): void {
     this.#lines.push(line);
     this.#wake?.();
   }
 
+  /** A chunk of output: its complete lines are queued, the rest waits for its newline (or for `end`). */
+  write(text: string): void {
+    const parts = (this.#partial + text).split('\n');
+    this.#partial = parts.pop()!;
+    for (const line of parts) this.push(line);
+  }
+
+  /** No more lines; a last line without its newline is queued too. */
   end(): void {
+    if (this.#partial) this.push(this.#partial);
+    this.#partial = '';
     this.#ended = true;
     this.#wake?.();
   }

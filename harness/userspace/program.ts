@@ -11,12 +11,23 @@ export class ProgramError extends Error {}
 export interface ProgramExit extends ExecResult {
   /** stdout, line by line. */
   lines: string[];
+  /** stderr, line by line. */
+  stderrLines: string[];
+}
+
+/** Which output a wait reads. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/** One output of the program: the lines read so far, and the reader for the rest. */
+interface Output {
+  lines: string[];
+  reader: AsyncIterator<string>;
 }
 
 /**
  * A project's own userspace binary (its loader, say: aya + tokio, embedding
- * or loading its object) running in the guest. Its stdout is read line by
- * line as it comes; it is stopped by a signal, as an operator would, and
+ * or loading its object) running in the guest. Its stdout and stderr are
+ * read line by line as they come; it is stopped by a signal, as an operator would, and
  * killed with its whole session when the case ends, whatever happened.
  */
 export class UserProgram implements AsyncDisposable {
@@ -24,8 +35,7 @@ export class UserProgram implements AsyncDisposable {
   readonly #label: string;
   readonly #guest: Guest;
   readonly #process: RunningCommand;
-  readonly #lines: string[] = [];
-  readonly #reader: AsyncIterator<string>;
+  readonly #outputs: Record<OutputStream, Output>;
   #exit?: ProgramExit;
 
   private constructor(name: string, label: string, guest: Guest, process: RunningCommand) {
@@ -33,7 +43,10 @@ export class UserProgram implements AsyncDisposable {
     this.#label = label;
     this.#guest = guest;
     this.#process = process;
-    this.#reader = process.lines[Symbol.asyncIterator]();
+    this.#outputs = {
+      stdout: { lines: [], reader: process.lines[Symbol.asyncIterator]() },
+      stderr: { lines: [], reader: process.stderrLines[Symbol.asyncIterator]() },
+    };
   }
 
   /** Starts `path` with `args` and `env` in a session of its own in the guest. */
@@ -51,24 +64,32 @@ export class UserProgram implements AsyncDisposable {
 
   /** stdout lines read so far. */
   get lines(): readonly string[] {
-    return this.#lines;
+    return this.#outputs.stdout.lines;
+  }
+
+  /** stderr lines read so far. */
+  get stderrLines(): readonly string[] {
+    return this.#outputs.stderr.lines;
   }
 
   /**
-   * Reads stdout until a line matches `pattern` and returns it; fails with
-   * what the program printed if it exits first or the deadline passes.
+   * Reads stdout (or stderr, where Rust programs log) until a line matches
+   * `pattern` and returns it; fails with what the program printed if it
+   * exits first or the deadline passes.
    */
-  async waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  async waitForLine(pattern: RegExp, options: { timeoutMs?: number; stream?: OutputStream } | number = {}): Promise<string> {
+    const { timeoutMs = 60_000, stream = 'stdout' } = typeof options === 'number' ? { timeoutMs: options } : options;
+    const output = this.#outputs[stream];
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const next = await within(this.#reader.next(), deadline - Date.now());
-      if (next === 'timeout') throw new ProgramError(`${this.#label}: ${this.name} printed no line matching ${pattern} within ${timeoutMs} ms${this.#printed()}`);
+      const next = await within(output.reader.next(), deadline - Date.now());
+      if (next === 'timeout') throw new ProgramError(`${this.#label}: ${this.name} printed no ${stream} line matching ${pattern} within ${timeoutMs} ms${this.#printed()}`);
       if (next.done) {
         const exit = await this.#process.done.catch((err: Error) => err);
         const how = exit instanceof Error ? exit.message : `it exited (code ${exit.code}, signal ${exit.signal})`;
-        throw new ProgramError(`${this.#label}: ${this.name} printed no line matching ${pattern}: ${how}${this.#printed()}`);
+        throw new ProgramError(`${this.#label}: ${this.name} printed no ${stream} line matching ${pattern}: ${how}${this.#printed()}`);
       }
-      this.#lines.push(next.value);
+      output.lines.push(next.value);
       if (pattern.test(next.value)) return next.value;
     }
   }
@@ -101,8 +122,10 @@ export class UserProgram implements AsyncDisposable {
   }
 
   async #finish(result: ExecResult): Promise<ProgramExit> {
-    for (let next = await this.#reader.next(); !next.done; next = await this.#reader.next()) this.#lines.push(next.value);
-    this.#exit = { ...result, lines: [...this.#lines] };
+    for (const { lines, reader } of Object.values(this.#outputs)) {
+      for (let next = await reader.next(); !next.done; next = await reader.next()) lines.push(next.value);
+    }
+    this.#exit = { ...result, lines: [...this.#outputs.stdout.lines], stderrLines: [...this.#outputs.stderr.lines] };
     return this.#exit;
   }
 

@@ -92,7 +92,7 @@ test("kmatrix's loader decodes OpenEvent and OPEN_TOTALS with no glue code", asy
 
 test("opensnoop's own binary reports every open, and its live OPEN_TOTALS map agrees", async ({ vm, startProgram, objectPath, readLiveMaps }) => {
   const snoop = await startProgram('opensnoop', ['--object', objectPath('opensnoop')]);
-  await snoop.waitForLine(/^attached$/);
+  await snoop.waitForLine(/^opensnoop: attached/, { stream: 'stderr' });
   const truth = await openFiles(vm.guest);
   const tgid = truth[0]!.tgid;
   for (const { filename } of truth) await snoop.waitForLine(new RegExp(`^open tgid=${tgid} .* file=${filename}$`));
@@ -101,7 +101,8 @@ test("opensnoop's own binary reports every open, and its live OPEN_TOTALS map ag
   const live = await readLiveMaps('opensnoop', { OPEN_TOTALS: 'declared' });
   const exit = await snoop.stop('TERM');
   expect(exit, `kernel ${vm.kernel.name}: opensnoop should exit cleanly on SIGTERM`).toMatchObject({ code: 0, signal: null });
-  expect(exit.lines.at(-1)).toBe('exiting');
+  expect(exit.stderrLines.at(-1)).toBe('opensnoop: exiting');
+  expect(exit.lines.every((line) => line.startsWith('open ')), 'stdout carries events only').toBe(true);
 
   const printed = exit.lines.filter((line) => line.startsWith(`open tgid=${tgid} `));
   for (const { filename, pid, comm } of truth) {

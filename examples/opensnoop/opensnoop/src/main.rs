@@ -58,9 +58,9 @@ async fn main() -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
 
+    // Status goes to stderr, as a tool's does; stdout carries only events.
+    eprintln!("opensnoop: attached to syscalls/sys_enter_openat");
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "attached")?;
-    stdout.flush()?;
     loop {
         tokio::select! {
             readable = events.readable_mut() => {
@@ -74,8 +74,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // Events that were submitted before the signal are still printed.
     print_events(events.get_mut(), &mut stdout)?;
-    writeln!(stdout, "exiting")?;
-    stdout.flush()?;
+    eprintln!("opensnoop: exiting");
     Ok(())
 }
 
