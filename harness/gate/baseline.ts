@@ -106,9 +106,28 @@ export function baselineOf(report: MatrixReport, options: { source: string; rele
   return out;
 }
 
-/** The file's text: two-space JSON, keys in the order above, a final newline. */
+/**
+ * The file's text: JSON indented by two spaces, keys in the order above,
+ * each program on one line (a change to its figures is a one-line diff),
+ * and a final newline.
+ */
 export function formatBaseline(baseline: Baseline): string {
-  return `${JSON.stringify(baseline, null, 2)}\n`;
+  return `${formatJson(baseline, 0)}\n`;
+}
+
+/** Objects nested deeper than this many levels (a program's entry) are written on one line. */
+const INLINE_DEPTH = 4;
+
+function formatJson(value: unknown, depth: number): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const inline = depth >= INLINE_DEPTH;
+  if (Array.isArray(value)) return `[${value.map((v) => formatJson(v, depth + 1)).join(', ')}]`;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return '{}';
+  const parts = entries.map(([k, v]) => `${JSON.stringify(k)}: ${formatJson(v, depth + 1)}`);
+  if (inline) return `{ ${parts.join(', ')} }`;
+  const pad = '  '.repeat(depth + 1);
+  return `{\n${parts.map((p) => pad + p).join(',\n')}\n${'  '.repeat(depth)}}`;
 }
 
 /** Reads and validates a baseline; every way it can be wrong is a {@link GateInputError} that says what to do. */

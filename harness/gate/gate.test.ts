@@ -61,6 +61,11 @@ describe('the baseline file', () => {
     const text = formatBaseline(BASE);
     expect(text).not.toMatch(/durationMs|loadMs|runTimeNs|runCount|verificationUs/);
     expect(text.endsWith('}\n')).toBe(true);
+    // One line per program: a change to its figures is a one-line diff.
+    expect(text).toContain(
+      '\n        "exec/sched_process_exec": { "outcome": "loaded", "verifiedInsns": 100, "insnsSource": "log", "totalStates": 10, "peakStates": 8, "scenarios": ["exec"] },\n',
+    );
+    expect(text).toContain('\n        "task-fixed": "xfail"\n');
   });
 
   test('is the same file whatever order the run reported things in', () => {
