@@ -36,6 +36,11 @@ export interface GateResult {
   compared: string[];
   leftOut: string[];
   options: GateOptions;
+  /**
+   * When kernels or cells of the baseline had no result: what the run did
+   * cover, for the explicit narrowing that gates a partial run.
+   */
+  partial?: { kernels: string[]; scenarios: string[] };
 }
 
 export type VerifierMetric = 'verifiedInsns' | 'totalStates' | 'peakStates';
@@ -80,6 +85,7 @@ export function compareWithBaseline(baseline: Baseline, report: MatrixReport, op
   const scenarioInScope = (scenario: string) => !options.scenarios || options.scenarios.includes(scenario);
   const programInScope = (scenarios: string[]) => !options.scenarios || scenarios.some(scenarioInScope);
 
+  let missing = false;
   for (const kernel of narrowed ?? []) {
     if (!baseline.kernels[kernel]) note({ kernel, kind: 'kernel', change: 'named by --kernel but not in the baseline: nothing to compare it with' });
   }
@@ -90,12 +96,19 @@ export function compareWithBaseline(baseline: Baseline, report: MatrixReport, op
     }
     if (!runKernels.includes(kernel)) {
       block({ kernel, kind: 'kernel', change: 'in the baseline, missing from the run (run it, or narrow the gate explicitly with --kernel)' });
+      missing = true;
       continue;
     }
     result.compared.push(kernel);
-    compareCells(kernel, baseline.kernels[kernel]!.cells, report, options, scenarioInScope, { block, improve, note });
-    comparePrograms(kernel, baseline.kernels[kernel]!.programs, report.figures[kernel] ?? {}, options, programInScope, { block, improve, note });
+    const base = baseline.kernels[kernel]!;
+    const ran = new Set(report.cells.filter((c) => c.kernel === kernel).map((c) => c.scenario));
+    // A program whose every scenario has no result on this kernel is told with that cell, not on its own.
+    const unrun = (scenarios: string[]) => scenarios.length > 0 && scenarios.every((s) => !ran.has(s));
+    const programsOf = (scenario: string) => Object.keys(base.programs).filter((key) => base.programs[key]!.scenarios.includes(scenario) && unrun(base.programs[key]!.scenarios));
+    if (compareCells(kernel, base.cells, report, options, scenarioInScope, programsOf, { block, improve, note })) missing = true;
+    comparePrograms(kernel, base.programs, report.figures[kernel] ?? {}, options, (scenarios) => programInScope(scenarios) && !unrun(scenarios), { block, improve, note });
   }
+  if (missing) result.partial = { kernels: runKernels.filter(inScope), scenarios: [...new Set(report.cells.map((c) => c.scenario))].filter(scenarioInScope).sort() };
   for (const kernel of runKernels) {
     if (baseline.kernels[kernel] || !inScope(kernel)) continue;
     note({ kernel, kind: 'kernel', change: 'in the run, not in the baseline: not gated (save the baseline again to gate it)' });
@@ -109,15 +122,28 @@ interface Sinks {
   note: (f: Finding) => void;
 }
 
-function compareCells(kernel: string, base: Record<string, string>, report: MatrixReport, options: GateOptions, inScope: (s: string) => boolean, sink: Sinks): void {
+/** Judges a kernel's cells; true when a cell of the baseline had no result. */
+function compareCells(
+  kernel: string,
+  base: Record<string, string>,
+  report: MatrixReport,
+  options: GateOptions,
+  inScope: (s: string) => boolean,
+  programsOf: (scenario: string) => string[],
+  sink: Sinks,
+): boolean {
+  let missing = false;
   const run = new Map(report.cells.filter((c) => c.kernel === kernel).map((c) => [c.scenario, c]));
   for (const [scenario, before] of Object.entries(base).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!inScope(scenario)) continue;
     const cell = run.get(scenario);
     const at = { kernel, subject: scenario, kind: 'cell' as const };
     if (!cell) {
-      if (classOf(before) === 'verdict') sink.block({ ...at, change: `${before} in the baseline, no result in the run (removed, renamed or not run: narrow with --scenario, or ${RESAVE_HINT})` });
-      else sink.note({ ...at, change: `${before} in the baseline, no result in the run` });
+      missing = true;
+      const programs = programsOf(scenario);
+      const its = programs.length ? `; nor its program${programs.length > 1 ? 's' : ''} ${programs.join(', ')}` : '';
+      if (classOf(before) === 'verdict') sink.block({ ...at, change: `${before} in the baseline, no result in the run${its} (removed, renamed or not run: narrow with --scenario, or ${RESAVE_HINT})` });
+      else sink.note({ ...at, change: `${before} in the baseline, no result in the run${its}` });
       continue;
     }
     judgeCell(before, cell.status, cell.reason, options, at, sink);
@@ -126,6 +152,7 @@ function compareCells(kernel: string, base: Record<string, string>, report: Matr
     if (scenario in base || !inScope(scenario)) continue;
     judgeCell(undefined, cell.status, cell.reason, options, { kernel, subject: scenario, kind: 'cell' }, sink);
   }
+  return missing;
 }
 
 /** One cell's move from the baseline's status (undefined: a new cell) to the run's. */

@@ -225,13 +225,20 @@ describe('the gate', () => {
     const r = run({ cells: ['5.10', '6.1'].map((k) => cell('exec', k, 'pass')) });
     for (const k of ['5.10', '6.1']) r.figures[k] = { 'exec/sched_process_exec': program('exec/sched_process_exec', { insnsSource: k === '5.10' ? 'log' : 'kernel', verifiedInsns: k === '6.1' ? 150 : 100 }) };
     const whole = gate(r);
-    expect(whole.blocking.map((f) => `${f.kernel} ${f.subject}`)).toEqual([
-      '5.10 gate', '5.10 task-fixed', '5.10 gate/loop_execs', '5.10 task_fixed/task_fixed',
-      '6.1 gate', '6.1 task-fixed', '6.1 exec/sched_process_exec', '6.1 gate/loop_execs', '6.1 task_fixed/task_fixed',
-    ]);
-    expect(gate(r, { scenarios: ['exec'] }).blocking.map((f) => `${f.kernel} ${f.subject}: ${f.change}`)).toEqual([
+    // Without it: each scenario not run blocks once, with the programs only it loads.
+    expect(whole.blocking.map((f) => `${f.kernel} ${f.subject}`)).toEqual(['5.10 gate', '5.10 task-fixed', '6.1 gate', '6.1 task-fixed', '6.1 exec/sched_process_exec']);
+    expect(whole.blocking[0]!.change).toBe(
+      'pass in the baseline, no result in the run; nor its program gate/loop_execs (removed, renamed or not run: narrow with --scenario, or if intended, save the baseline again)',
+    );
+    expect(whole.partial).toEqual({ kernels: ['5.10', '6.1'], scenarios: ['exec'] });
+    expect(renderGate(whole, { report: 'r', baseline: 'b' })).toContain(
+      'Kernels or scenarios of the baseline have no result in this run. If it was a partial run on purpose, gate what it covers: `kmatrix gate --kernel 5.10,6.1 --scenario exec`.',
+    );
+    const narrowed = gate(r, { scenarios: ['exec'] });
+    expect(narrowed.blocking.map((f) => `${f.kernel} ${f.subject}: ${f.change}`)).toEqual([
       '6.1 exec/sched_process_exec: verified instructions 100 → 150 (+50.0 %), more than the 10 % allowed',
     ]);
+    expect(narrowed.partial).toBeUndefined();
   });
 
   test('a kernel in the run but not in the baseline is a note, not gated', () => {

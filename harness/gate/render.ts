@@ -18,6 +18,14 @@ export function renderGate(result: GateResult, files: { report: string; baseline
   ];
   if (result.leftOut.length) lines.push('', `Narrowed by \`--kernel ${options.kernels!.join(',')}\`: ${result.leftOut.join(', ')} of the baseline not compared.`);
   if (options.scenarios) lines.push('', `Narrowed by \`--scenario ${options.scenarios.join(',')}\`: only these scenarios' cells, and the programs they load, compared.`);
+  if (result.partial) {
+    const { kernels, scenarios } = result.partial;
+    lines.push(
+      '',
+      `Kernels or scenarios of the baseline have no result in this run. If it was a partial run on purpose, gate what it covers: ` +
+        `\`kmatrix gate --kernel ${kernels.join(',')} --scenario ${scenarios.join(',')}\`.`,
+    );
+  }
   lines.push('', `### Blocking (${n})`, '');
   lines.push(...(n ? table(blocking) : ['Nothing blocks.']));
   if (improvements.length) lines.push('', `### Improvements (${improvements.length})`, '', ...table(improvements));
