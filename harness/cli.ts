@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The command line: `kmatrix init | setup | run | kernels update | kernels fetch | build | report merge`.
+// The command line: `kmatrix init | setup | run | kernels update | kernels fetch | build | report merge | baseline save | gate`.
 import { parseArgs } from 'node:util';
 import { readCatalog, readLock, selectKernels, writeLock } from './kernels/index.ts';
 import { describeLocked } from './kernels/lock.ts';
 import { fetchKernels } from './kernels/fetch-all.ts';
 import { dirname, join } from 'node:path';
 import { cacheDir, packageRoot, userRoot } from './util/paths.ts';
-import { loadConfig } from './config/load.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
 
 const USAGE = `usage: kmatrix <command> [options]
 
@@ -22,21 +22,34 @@ commands (in the project of the current directory, by its kmatrix.config.ts):
   build [--out DIR]  build the eBPF objects, the userspace crates and kmatrix's loader;
                      --out copies them to DIR (use with KMATRIX_PREBUILT=DIR instead of building)
   report merge DIR…  merge matrix.json files found under DIRs into one report (CI's summary job)
+  baseline save [--report FILE] [--out FILE]
+                     write the baseline (default: the config's \`baseline\`, kmatrix.baseline.json)
+                     from a run's report (default: out/report/matrix.json): per kernel each
+                     scenario's verdict, per program its load outcome, verified instructions, states
+  gate [--report FILE] [--baseline FILE] [--threshold PERCENT] [--flaky block|allow]
+       [--kernel LIST] [--scenario LIST]
+                     compare a run with the baseline; print a Markdown diff (also appended to
+                     $GITHUB_STEP_SUMMARY); exit 1 when a cell that had a verdict fails, skips or
+                     is flaky, a program newly fails to load, its verified instructions or states
+                     grow more than PERCENT (default 10, or the config's gate.threshold) on a
+                     kernel, or a kernel of the baseline is missing; exit 2 on a missing, invalid
+                     or stale file. --kernel and --scenario narrow the comparison explicitly
+                     (a partial run); without them everything in the baseline is expected
 
 options:
-  -k, --kernel LIST   comma-separated kernel names (default: $KERNELS, else all in the lock)
+  -k, --kernel LIST   comma-separated kernel names (default: $KERNELS, else all in the lock;
+                      for gate only this option narrows, never $KERNELS)
   -h, --help`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      kernel: { type: 'string', short: 'k' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseOptions(argv);
+  } catch (err) {
+    console.error(`kmatrix: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) {
     console.log(USAGE);
     return values.help ? 0 : 2;
@@ -59,6 +72,20 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'report merge') {
     const { mergeReports } = await import('./report/merge.ts');
     return mergeReports(positionals.slice(2));
+  }
+  if (command === 'baseline save' || command === 'gate' || positionals[0] === 'gate') {
+    const { saveBaseline, runGate, GateInputError } = await import('./gate/index.ts');
+    try {
+      const config = await loadConfig(userRoot());
+      if (command === 'baseline save') return await saveBaseline(config, { report: values.report, out: values.out });
+      if (positionals.length > 1) throw new GateInputError(`gate takes no arguments (got ${positionals.slice(1).join(' ')})`);
+      // Only --kernel narrows the gate: $KERNELS, set for a run, must not shrink what it expects unseen.
+      return await runGate(config, { report: values.report, baseline: values.baseline, threshold: values.threshold, flaky: values.flaky, kernels: values.kernel, scenarios: values.scenario });
+    } catch (err) {
+      if (!(err instanceof GateInputError) && !(err instanceof ConfigError)) throw err;
+      console.error(`kmatrix ${command}: ${err.message}`);
+      return 2;
+    }
   }
   const config = await loadConfig(userRoot());
   switch (command) {
@@ -93,6 +120,23 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      kernel: { type: 'string', short: 'k' },
+      out: { type: 'string' },
+      report: { type: 'string' },
+      baseline: { type: 'string' },
+      threshold: { type: 'string' },
+      flaky: { type: 'string' },
+      scenario: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -65,4 +65,14 @@ test('a config file: paths are relative to it, defaults fill the rest', async ()
   expect(config.ebpf).toEqual([{ objects: join(root, 'prebuilt') }]);
   expect(config.userspace).toEqual([]);
   expect(config.vm).toEqual({ memoryMiB: 1024, cpus: 1 });
+  expect(config.baseline).toBe(join(root, 'kmatrix.baseline.json'));
+  expect(config.gate).toEqual({ threshold: 10, flaky: 'block' });
+});
+
+test('the gate\'s baseline and thresholds: from the config, validated', async () => {
+  const config = await resolveConfig(root, { ebpf: [{ objects: 'o' }], baseline: 'ci/baseline.json', gate: { threshold: 5, flaky: 'allow' } });
+  expect(config.baseline).toBe(join(root, 'ci', 'baseline.json'));
+  expect(config.gate).toEqual({ threshold: 5, flaky: 'allow' });
+  const error = await resolveConfig(root, { ebpf: [{ objects: 'o' }], gate: { threshold: -1, flaky: 'maybe' } }, 'kmatrix.config.ts').catch((e: Error) => e);
+  expect((error as Error).message).toMatch(/gate\.threshold: .*>=0[\s\S]*gate\.flaky: /);
 });

@@ -17,6 +17,9 @@ export interface ResolvedConfig {
   scenarios: string[];
   kernels: { catalog: string; lock: string };
   vm: { memoryMiB: number; cpus: number };
+  /** The baseline file (absolute). */
+  baseline: string;
+  gate: { threshold: number; flaky: 'block' | 'allow' };
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +62,8 @@ export async function resolveConfig(root: string, raw: unknown, file?: string): 
     scenarios: config.scenarios ?? ['scenarios/**/*.test.ts'],
     kernels: { catalog: at(config.kernels?.catalog ?? 'images/kernels.json'), lock: at(config.kernels?.lock ?? 'images/kernels.lock.json') },
     vm: { memoryMiB: config.vm?.memoryMiB ?? 1024, cpus: config.vm?.cpus ?? 2 },
+    baseline: at(config.baseline ?? 'kmatrix.baseline.json'),
+    gate: { threshold: config.gate?.threshold ?? 10, flaky: config.gate?.flaky ?? 'block' },
   };
 }
 

@@ -51,6 +51,16 @@ export const KmatrixConfig = z.strictObject({
       cpus: z.number().int().min(1).max(64).optional(),
     })
     .optional(),
+  /** The committed baseline `kmatrix baseline save` writes and `kmatrix gate` reads (default `kmatrix.baseline.json`). */
+  baseline: z.string().min(1).optional(),
+  gate: z
+    .strictObject({
+      /** Percent growth of a program's verified instructions or states that blocks (default 10). */
+      threshold: z.number().min(0).max(100_000).optional(),
+      /** A cell that passed only on a retry: `block` (the default) or `allow`. */
+      flaky: z.enum(['block', 'allow']).optional(),
+    })
+    .optional(),
 });
 export type KmatrixConfig = z.infer<typeof KmatrixConfig>;
 
