@@ -7,6 +7,22 @@ const PhasesSchema = z.strictObject({
   vmWait: z.number(), loadVerify: z.number(), attach: z.number(), traffic: z.number(), drain: z.number(), checks: z.number(), other: z.number(), reset: z.number(),
 });
 
+const OUTCOMES = ['pass', 'fail', 'skip', 'xfail'] as const;
+
+/** One run of a cell (a file on a kernel), when it ran more than once. */
+export const Attempt = z.strictObject({
+  status: z.enum(OUTCOMES),
+  /** The first line of its failure, or why it was skipped or expected to fail. */
+  reason: z.string().optional(),
+  /** Its failure in full (the first error, up to a few thousand characters). */
+  message: z.string().optional(),
+  durationMs: z.number(),
+  /** The VM it ran on (the pool's id: a retry's starts with `retry-`), and that VM's console log. */
+  vm: z.string().optional(),
+  console: z.string().optional(),
+});
+export type Attempt = z.infer<typeof Attempt>;
+
 /** One scenario on one kernel. */
 export const Cell = z.strictObject({
   scenario: z.string(),
@@ -15,13 +31,17 @@ export const Cell = z.strictObject({
    * `xfail`: the scenario proved something it expected to go wrong did go
    * wrong (a known-bad program caught on a kernel it does not fit): a result
    * of its own, neither a pass nor a failure.
+   * `flaky`: it failed, was run again on a fresh VM and did not fail there:
+   * never a pass (the config's `gate.flaky` says whether it fails the run).
    */
-  status: z.enum(['pass', 'fail', 'skip', 'xfail']),
+  status: z.enum([...OUTCOMES, 'flaky']),
   /** Why it was skipped or expected to fail, the first line of the failure, or a note on a pass. */
   reason: z.string().optional(),
   durationMs: z.number(),
   /** Where the file's time went (harness/report/phases.ts), when it ran a loader. */
   phases: PhasesSchema.optional(),
+  /** Each run of the cell, first first, when it ran more than once (a retry after a failure). */
+  attempts: z.array(Attempt).optional(),
 });
 export type Cell = z.infer<typeof Cell>;
 
@@ -36,7 +56,7 @@ export const MatrixReport = z.strictObject({
   boots: z.record(z.string(), z.array(z.number())).default({}),
   /** Per kernel, per program (`object/program`): load outcome, verifier and run figures (harness/report/figures.ts). */
   figures: FiguresByKernel.default({}),
-  summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number(), xfail: z.number().default(0) }),
+  summary: z.strictObject({ pass: z.number(), fail: z.number(), skip: z.number(), xfail: z.number().default(0), flaky: z.number().default(0) }),
 });
 export type MatrixReport = z.infer<typeof MatrixReport>;
 
@@ -58,11 +78,38 @@ export function buildMatrix(
     offsets,
     boots,
     figures,
-    summary: { pass: count('pass'), fail: count('fail'), skip: count('skip'), xfail: count('xfail') },
+    summary: { pass: count('pass'), fail: count('fail'), skip: count('skip'), xfail: count('xfail'), flaky: count('flaky') },
   };
 }
 
-const MARK = { pass: 'pass', fail: 'FAIL', skip: 'skip', xfail: 'xfail' } as const;
+/**
+ * A cell run twice: the first attempt failed, the retry ran the file again on
+ * a VM booted for it. Failing again, it is a failure with both messages;
+ * otherwise it is flaky, never a pass.
+ */
+export function combineAttempts(first: Cell, retry: Cell): Cell {
+  const attempts = [...(first.attempts ?? [attemptOf(first)]), ...(retry.attempts ?? [attemptOf(retry)])];
+  const firstReason = first.reason ?? 'failed';
+  const failedAgain = retry.status === 'fail';
+  const retried = retry.status === 'pass' || retry.status === 'flaky' ? 'passed' : retry.status === 'skip' ? 'was skipped' : 'failed as expected';
+  return {
+    scenario: first.scenario,
+    kernel: first.kernel,
+    status: failedAgain ? 'fail' : 'flaky',
+    reason: failedAgain
+      ? `failed twice; 1st attempt: ${firstReason}; 2nd attempt, on a fresh VM: ${retry.reason ?? 'failed'}`
+      : `failed, then ${retried} on a retry on a fresh VM; 1st attempt: ${firstReason}`,
+    durationMs: attempts.reduce((sum, a) => sum + a.durationMs, 0),
+    attempts,
+  };
+}
+
+function attemptOf(cell: Cell): Attempt {
+  const status = cell.status === 'flaky' ? 'pass' : cell.status;
+  return { status, ...(cell.reason ? { reason: cell.reason } : {}), durationMs: cell.durationMs };
+}
+
+const MARK = { pass: 'pass', fail: 'FAIL', skip: 'skip', xfail: 'xfail', flaky: 'FLAKY' } as const;
 
 function cellText(cell: Cell | undefined): string {
   if (!cell) return '-';
@@ -76,7 +123,7 @@ export function renderTable(report: MatrixReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
-  const notes = report.cells.filter((c) => c.reason).map((c) => `  ${c.scenario} on ${c.kernel}: ${c.status}: ${c.reason}`);
+  const notes = report.cells.filter((c) => c.reason).flatMap((c) => [`  ${c.scenario} on ${c.kernel}: ${c.status}: ${c.reason}`, ...attemptLines(c)]);
   if (notes.length) out.push('', ...notes);
   const offsetRows = offsetTable(report);
   if (offsetRows) {
@@ -89,6 +136,13 @@ export function renderTable(report: MatrixReport): string {
   if (slowest) out.push('', `slowest file: ${slowest.scenario} on ${slowest.kernel}, ${(slowest.durationMs / 1000).toFixed(1)} s: ${describePhases(slowest.phases!)}`);
   out.push('', summaryLine(report));
   return out.join('\n');
+}
+
+/** Each attempt of a cell that ran more than once: outcome, time, VM, console log, first line. */
+function attemptLines(cell: Cell): string[] {
+  return (cell.attempts ?? []).map(
+    (a, i) => `    attempt ${i + 1}: ${a.status} ${(a.durationMs / 1000).toFixed(1)}s${a.vm ? ` on VM ${a.vm}` : ''}${a.reason && a.status === 'fail' ? `: ${a.reason}` : ''}${a.console ? ` (console: ${a.console})` : ''}`,
+  );
 }
 
 function slowestWithPhases(report: MatrixReport): Cell | undefined {
@@ -122,7 +176,7 @@ function offsetTable(report: MatrixReport): string[][] | undefined {
 
 /** The same matrix as Markdown, for a GitHub job summary. */
 export function renderMarkdown(report: MatrixReport): string {
-  const icon = { pass: '✅ pass', fail: '❌ fail', skip: '⏭️ skip', xfail: '🎯 expected fail' } as const;
+  const icon = { pass: '✅ pass', fail: '❌ fail', skip: '⏭️ skip', xfail: '🎯 expected fail', flaky: '⚠️ flaky' } as const;
   const cell = (c: Cell | undefined) => (c ? `${icon[c.status]} ${(c.durationMs / 1000).toFixed(1)} s` : '–');
   const lines = [
     '## Kernel matrix',
@@ -133,6 +187,7 @@ export function renderMarkdown(report: MatrixReport): string {
   ];
   const notes = report.cells.filter((c) => c.reason);
   if (notes.length) lines.push('', ...notes.map((c) => `- **${c.scenario}** on **${c.kernel}** (${c.status}): ${c.reason}`));
+  lines.push(...attemptsMarkdown(report));
   const offsetRows = offsetTable(report);
   if (offsetRows) {
     const [header, ...rows] = offsetRows;
@@ -145,11 +200,47 @@ export function renderMarkdown(report: MatrixReport): string {
   return lines.join('\n');
 }
 
-/** Skips are counted on their own, never as passes. */
+/** Cells that ran twice, each attempt with its failure in full. */
+function attemptsMarkdown(report: MatrixReport): string[] {
+  const retried = report.cells.filter((c) => c.attempts?.length);
+  if (!retried.length) return [];
+  const lines = ['', '### Retried cells', '', 'A cell that failed was run again, its file on a VM booted for the retry. Each attempt:', ''];
+  for (const c of retried) {
+    lines.push(`#### ${c.scenario} on ${c.kernel}: ${c.status}`, '');
+    c.attempts!.forEach((a, i) => {
+      const where = [a.vm ? `VM \`${a.vm}\`` : '', a.console ? `console \`${a.console}\`` : ''].filter(Boolean).join(', ');
+      lines.push(`${i + 1}. **${a.status}** in ${(a.durationMs / 1000).toFixed(1)} s${where ? ` (${where})` : ''}${a.reason && !a.message ? `: ${a.reason}` : ''}`);
+      if (a.message) lines.push('', '   ```', ...fence(a.message).split('\n').map((l) => `   ${l}`), '   ```', '');
+    });
+    lines.push('');
+  }
+  return lines;
+}
+
+/** A message that cannot close the code block it is shown in, and not too long for it. */
+function fence(message: string): string {
+  const lines = message.replace(/\x1b\[[0-9;]*m/g, '').replace(/```/g, "'''").split('\n');
+  return (lines.length > 40 ? [...lines.slice(0, 40), `… (${lines.length - 40} more lines)`] : lines).join('\n');
+}
+
+/** Skips are counted on their own, never as passes; so are flaky cells. */
 export function summaryLine(report: MatrixReport): string {
-  const { pass, fail, skip, xfail } = report.summary;
+  const { pass, fail, skip, xfail, flaky } = report.summary;
   const expected = xfail ? `, ${xfail} failed as expected` : '';
-  return `matrix: ${pass} passed, ${fail} failed, ${skip} skipped${expected} (${report.scenarios.length} scenarios × ${report.kernels.length} kernels)`;
+  const flakies = flaky ? `, ${flaky} flaky (failed, then passed on a retry)` : '';
+  return `matrix: ${pass} passed, ${fail} failed${flakies}, ${skip} skipped${expected} (${report.scenarios.length} scenarios × ${report.kernels.length} kernels)`;
+}
+
+/** What a flaky cell does: fails the run and blocks the gate, or is let through (the config's `gate.flaky`). */
+export type FlakyPolicy = 'block' | 'allow';
+
+/**
+ * Whether the matrix fails the run: a failed cell always does, a flaky one
+ * unless the config allows flaky cells (`gate: { flaky: 'allow' }`, the
+ * setting the release gate reads too).
+ */
+export function matrixFails(report: MatrixReport, flaky: FlakyPolicy): boolean {
+  return report.summary.fail > 0 || (flaky === 'block' && report.summary.flaky > 0);
 }
 
 function find(report: MatrixReport, scenario: string, kernel: string): Cell | undefined {
