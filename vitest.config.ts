@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { kernelProjects, matrixOptions, sourceAliases } from './harness/scenario/matrix-config.ts';
+import { isRetryPass, kernelProjects, matrixOptions, sourceAliases } from './harness/scenario/matrix-config.ts';
 
 // kmatrix's own tests: the harness's unit tests, and the kernel matrix of
 // this repository's programs, the same matrix `kmatrix run` gives any
@@ -10,6 +10,7 @@ export default defineConfig(async () => ({
   resolve: { alias: sourceAliases() },
   test: {
     ...matrixOptions(),
-    projects: [{ extends: true, test: { name: 'unit', include: ['harness/**/*.test.ts'] } }, ...(await kernelProjects())],
+    // The retry pass (harness/run.ts) runs only the scenario files that failed.
+    projects: [...(isRetryPass() ? [] : [{ extends: true, test: { name: 'unit', include: ['harness/**/*.test.ts'] } }]), ...(await kernelProjects())],
   },
 }));

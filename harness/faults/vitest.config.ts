@@ -24,6 +24,9 @@ export default defineConfig({
           globalSetup: ['./harness/scenario/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          // Every fault case must fail, once, in its time: never retried
+          // (harness/run.ts's retry of failed scenario files is not used here either).
+          retry: 0,
         },
       },
     ],

@@ -66,12 +66,15 @@ afterEach(async () => {
   brokers = [];
 });
 
-async function start(capacity: number, plan: Record<string, number> = {}) {
+async function start(capacity: number, plan: Record<string, number> = {}, idPrefix?: string) {
   const vms: FakeVm[] = [];
+  const labels: string[] = [];
   const broker = await VmBroker.start({
     capacity,
     loader: () => '/kmatrix-loader',
-    boot: async (kernel) => {
+    idPrefix,
+    boot: async (kernel, label) => {
+      labels.push(label);
       const fake = fakeVm(kernel, vms.length);
       vms.push(fake);
       return fake.vm;
@@ -79,7 +82,7 @@ async function start(capacity: number, plan: Record<string, number> = {}) {
   });
   for (const [kernel, files] of Object.entries(plan)) broker.expectFiles(kernel, files);
   brokers.push(broker);
-  return { broker, vms };
+  return { broker, vms, labels };
 }
 
 describe('VmBroker', () => {
@@ -138,5 +141,18 @@ describe('VmBroker', () => {
     expect(vms[0]!.stopped).toBe(true);
     await b.release();
     expect(broker.boots.map((x) => `${x.kernel} ${x.why}`)).toEqual(['A first', 'B first']);
+  });
+
+  test('the retry pass: each file on a VM booted for it, its id and console told apart from the first pass\'s', async () => {
+    const { broker, vms, labels } = await start(2, { A: 2 }, 'retry-');
+    const first = await lease(broker, 'A', true);
+    await first.release();
+    const second = await lease(broker, 'A', true);
+    await second.release();
+    expect([first.granted.vmId, second.granted.vmId]).toEqual(['retry-A#1', 'retry-A#2']);
+    expect(labels).toEqual(['retry-A-vm1', 'retry-A-vm2']);
+    expect(vms.map((v) => v.stopped)).toEqual([true, true]);
+    expect(broker.boots.map((b) => b.why)).toEqual(['own', 'own']);
+    expect(broker.leases.map((l) => [l.vmId, l.console])).toEqual([['retry-A#1', '/tmp/console-A-0.log'], ['retry-A#2', '/tmp/console-A-1.log']]);
   });
 });

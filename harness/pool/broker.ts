@@ -18,6 +18,8 @@ export interface BrokerOptions {
   boot: BootVm;
   /** Guest path of kmatrix-loader, whose `--census` lists the kernel's BPF programs and maps. */
   loader: () => string;
+  /** Put before every VM's id (`retry-6.1#1`), and so before its console log's name: the retry pass's VMs are told apart. */
+  idPrefix?: string;
 }
 
 /** One boot, for the report. */
@@ -37,6 +39,8 @@ export interface LeaseRecord {
   file: string;
   waitMs: number;
   resetMs: number;
+  /** The VM's console log. */
+  console?: string;
   broken?: string;
   /** What the reset removed after the file. */
   cleaned?: string;
@@ -208,7 +212,7 @@ export class VmBroker implements AsyncDisposable {
   }
 
   async #bootFor(lease: Lease): Promise<void> {
-    const entry: PoolEntry = { id: `${lease.kernel}#${this.#nextId++}`, kernel: lease.kernel, own: lease.own, state: 'booting', files: 0 };
+    const entry: PoolEntry = { id: `${this.#options.idPrefix ?? ''}${lease.kernel}#${this.#nextId++}`, kernel: lease.kernel, own: lease.own, state: 'booting', files: 0 };
     this.#entries.add(entry);
     const why: BootRecord['why'] = lease.own
       ? 'own'
@@ -288,7 +292,7 @@ export class VmBroker implements AsyncDisposable {
       broken: `the VM did not answer after the file: ${err.message}`,
     }));
     const resetMs = Date.now() - started;
-    this.leases.push({ kernel: lease.kernel, vmId: entry.id, file: lease.file, waitMs: lease.waitMs, resetMs, broken: verdict.broken, cleaned: verdict.cleaned });
+    this.leases.push({ kernel: lease.kernel, vmId: entry.id, file: lease.file, waitMs: lease.waitMs, resetMs, console: entry.vm!.consoleLogPath, broken: verdict.broken, cleaned: verdict.cleaned });
     if (verdict.broken || entry.own || this.#closing) {
       this.#entries.delete(entry);
       await entry.vm!.stop();

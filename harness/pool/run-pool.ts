@@ -5,6 +5,7 @@ import { Vm } from '../vm/vm.ts';
 import type { Accel } from '../vm/accel.ts';
 import { cacheDir, runDir } from '../util/paths.ts';
 import { VmBroker } from './broker.ts';
+import { currentAttempt } from '../scenario/retry.ts';
 
 /**
  * VMs at once, over all kernels: as many as the host has cores and memory
@@ -58,6 +59,8 @@ export async function joinPool(
   registry.broker ??= VmBroker.start({
     capacity: vmCapacity(),
     loader: () => registry.loader!,
+    // The retry pass shares the run's directory: its VMs' consoles must not overwrite the first pass's.
+    idPrefix: currentAttempt() === 'retry' ? 'retry-' : '',
     boot: (name, label) => {
       const entry = registry.kernels.get(name);
       if (!entry) throw new Error(`no kernel ${name} in this run (known: ${[...registry.kernels.keys()].join(', ')})`);

@@ -37,6 +37,7 @@ export function renderJUnit(report: MatrixReport, options: { flaky?: FlakyPolicy
 
 function failure(message: string, c: Cell): string {
   if (!c.attempts?.length) return `<failure message="${xml(message)}"/>`;
+  if (c.attempts.length === 1) return c.attempts[0]!.message ? `<failure message="${xml(message)}">${xml(c.attempts[0]!.message)}</failure>` : `<failure message="${xml(message)}"/>`;
   return `<failure message="${xml(message)}">${xml(attemptsText(c))}</failure>${attemptsOut(c)}`;
 }
 

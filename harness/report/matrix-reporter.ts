@@ -1,9 +1,12 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { Reporter, TestModule } from 'vitest/node';
-import { outDir, runDir } from '../util/paths.ts';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import type { Reporter, TestModule, TestRunEndReason } from 'vitest/node';
+import type { SerializedError } from 'vitest';
+import { outDir, runDir, userRoot } from '../util/paths.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
-import { buildMatrix, renderMarkdown, renderTable, type Cell } from './matrix.ts';
+import { parseJsonFile } from '../util/json-file.ts';
+import { loadConfig } from '../config/load.ts';
+import { MatrixReport, buildMatrix, combineAttempts, matrixFails, renderMarkdown, renderTable, type Attempt, type Cell } from './matrix.ts';
 import { renderJUnit } from './junit.ts';
 import { EXPECTED_FAIL_ANNOTATION, NOTE_ANNOTATION, OFFSETS_ANNOTATION } from './annotations.ts';
 import { currentPool } from '../pool/run-pool.ts';
@@ -11,6 +14,7 @@ import type { LeaseRecord } from '../pool/broker.ts';
 import { summarizePool } from './pool-summary.ts';
 import { addPhases, type Phases } from './phases.ts';
 import { addFigures, type FiguresByKernel } from './figures.ts';
+import { currentAttempt, firstAttemptDir, readRetryPlan, retryPlanPath, type RetryPlan } from '../scenario/retry.ts';
 
 const KERNEL_PROJECT = /^kernel (.+)$/;
 
@@ -19,14 +23,26 @@ const KERNEL_PROJECT = /^kernel (.+)$/;
  * and matrix.md, matrix.json and junit.xml under out/report (the Markdown also
  * goes to the GitHub job summary when there is one). Its last line counts
  * every test case of the run, unit tests included.
+ *
+ * In a run that retries failed cells (harness/run.ts), the first pass also
+ * leaves the plan of what to retry and its own report in the run's
+ * directory; the retry pass combines each retried cell's two attempts (fail
+ * then pass: flaky) into the final report. A flaky cell sets a failing exit
+ * code unless the config allows flaky cells.
  */
 export default class MatrixReporter implements Reporter {
-  async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
+  async onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError> = [], reason?: TestRunEndReason): Promise<void> {
     const pool = await currentPool();
-    const cells: Cell[] = [];
+    const attempt = currentAttempt();
+    const config = await loadConfig(userRoot());
+    let cells: Cell[] = [];
+    /** Failures outside the matrix's cells: unit tests, files of no kernel, errors of the run. */
+    let otherFailures = unhandledErrors.length;
     const offsets: Record<string, Record<string, number>> = {};
     const figures: FiguresByKernel = {};
     const kernelOrder: string[] = [];
+    const fileOfCell = new Map<Cell, string>();
+    const ran: { cell: Cell; attempt: Attempt }[] = [];
     const totals = { passed: 0, failed: 0, skipped: 0 };
     for (const module of modules) {
       const tests = [...module.children.allTests()];
@@ -39,11 +55,19 @@ export default class MatrixReporter implements Reporter {
       // A file can fail outside its cases (its VM left broken after it).
       if (module.errors().length > 0 && !tests.some((t) => t.result().state === 'failed')) totals.failed++;
       const kernel = KERNEL_PROJECT.exec(module.project.name)?.[1];
-      if (!kernel) continue;
+      if (!kernel) {
+        if (module.state() === 'failed' || tests.some((t) => t.result().state === 'failed')) otherFailures++;
+        continue;
+      }
       if (!kernelOrder.includes(kernel)) kernelOrder.push(kernel);
       const lease = pool?.leases.find((l) => l.kernel === kernel && l.file.endsWith(`/${basename(module.moduleId)}`));
       const cell = cellOf(module, kernel, tests, lease);
+      const attempt = attemptOf(cell, module, tests, lease);
+      // A failure carries its message in full (and where it ran): the retry pass shows it beside the retry's outcome.
+      if (cell.status === 'fail') cell.attempts = [attempt];
       cells.push(cell);
+      ran.push({ cell, attempt });
+      fileOfCell.set(cell, relative(userRoot(), module.moduleId));
       for (const t of tests) addFigures(figures, kernel, cell.scenario, t.meta().figures ?? []);
       for (const t of tests) {
         for (const a of t.annotations()) {
@@ -53,27 +77,66 @@ export default class MatrixReporter implements Reporter {
     }
     const boots: Record<string, number[]> = {};
     for (const boot of pool?.boots ?? []) (boots[boot.kernel] ??= []).push(boot.bootMs);
+    let figuresOfRun = figures;
+    let offsetsOfRun = offsets;
+    let kernelsOfRun = kernelOrder;
+    if (attempt === 'retry') {
+      // The final report: the first pass's, each retried cell with both its attempts.
+      const plan = readRetryPlan();
+      const firstPath = join(firstAttemptDir(), 'matrix.json');
+      const first = parseJsonFile(firstPath, MatrixReport, await readFile(firstPath, 'utf8'));
+      cells = retriedCells(first.cells, ran, plan);
+      for (const [kernel, ms] of Object.entries(first.boots)) boots[kernel] = [...ms, ...(boots[kernel] ?? [])];
+      figuresOfRun = first.figures;
+      offsetsOfRun = { ...offsets, ...first.offsets };
+      kernelsOfRun = first.kernels;
+    }
+    if (attempt === 'first') {
+      const failed = cells.filter((c) => c.status === 'fail');
+      const plan: RetryPlan = {
+        version: 1,
+        cells: failed.map((c) => ({ kernel: c.kernel, scenario: c.scenario, file: fileOfCell.get(c)! })),
+        otherFailures,
+        interrupted: reason === 'interrupted',
+      };
+      await mkdir(runDir(), { recursive: true });
+      await writeFileAtomic(retryPlanPath(), `${JSON.stringify(plan, null, 2)}\n`);
+    }
     if (cells.length > 0) {
-      const report = buildMatrix(cells, kernelOrder, offsets, boots, figures);
+      const report = buildMatrix(cells, kernelsOfRun, offsetsOfRun, boots, figuresOfRun);
       const markdown = renderMarkdown(report);
       const files = {
         'matrix.json': `${JSON.stringify(report, null, 2)}\n`,
         'matrix.md': markdown,
-        'junit.xml': renderJUnit(report),
+        'junit.xml': renderJUnit(report, { flaky: config.gate.flaky }),
       };
       // The run keeps its own copy; out/report always holds the latest whole report.
+      // A first pass whose failures will be retried keeps its own apart, for the retry pass.
       const dir = join(outDir(), 'report');
-      for (const target of [join(runDir(), 'report'), dir]) {
+      const own = attempt === 'first' ? firstAttemptDir() : join(runDir(), 'report');
+      for (const target of [own, dir]) {
         await mkdir(target, { recursive: true });
         for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(target, name), text);
       }
-      if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
-      console.log(`\n${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml; consoles: ${runDir()}/consoles)`);
+      const retrying = attempt === 'first' && report.summary.fail > 0 && reason !== 'interrupted';
+      if (process.env.GITHUB_STEP_SUMMARY && !retrying) await appendFile(process.env.GITHUB_STEP_SUMMARY, markdown);
+      const title = retrying ? `first attempt (each failed cell is run again, on a VM booted for it):\n` : '';
+      console.log(`\n${title}${renderTable(report)}\n(report: ${dir}/matrix.{md,json}, junit.xml; consoles: ${runDir()}/consoles)`);
+      if (report.summary.flaky > 0) {
+        console.log(
+          config.gate.flaky === 'block'
+            ? `kmatrix: ${report.summary.flaky} flaky cell(s): they fail the run (the config's gate.flaky: 'block', the default; 'allow' would report them without failing it)`
+            : `kmatrix: ${report.summary.flaky} flaky cell(s), allowed by the config (gate.flaky: 'allow')`,
+        );
+      }
+      // vitest's exit code: a flaky cell is no pass.
+      if (matrixFails(report, config.gate.flaky)) process.exitCode = 1;
     }
     if (pool && pool.boots.length > 0) {
       const summary = summarizePool(pool.boots, pool.leases);
       await mkdir(runDir(), { recursive: true });
-      await writeFileAtomic(join(runDir(), 'pool.json'), `${JSON.stringify({ ...summary, boots: pool.boots, leases: pool.leases }, null, 2)}\n`);
+      const name = attempt === 'retry' ? 'pool-retry.json' : 'pool.json';
+      await writeFileAtomic(join(runDir(), name), `${JSON.stringify({ ...summary, boots: pool.boots, leases: pool.leases }, null, 2)}\n`);
       console.log(summary.line);
     }
     console.log(`kmatrix: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
@@ -91,6 +154,13 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
     const error = failed?.errors?.[0] ?? module.errors()[0];
     return { scenario, kernel, status: 'fail', reason: firstLine(error?.message ?? 'failed'), durationMs };
   }
+  // A case that failed and then passed on vitest's own retry (a user's
+  // `retry` option) ran again on the same VM: flaky all the same, never a pass.
+  const retried = tests.find((t) => t.result().state === 'passed' && (t.diagnostic()?.retryCount ?? 0) > 0);
+  if (retried) {
+    const error = retried.result().errors?.[0];
+    return { scenario, kernel, status: 'flaky', reason: `"${retried.name}" failed, then passed on vitest's retry on the same VM; it said: ${firstLine(error?.message ?? 'failed')}`, durationMs };
+  }
   const expectedFailures = tests.flatMap((t) => t.annotations().filter((a) => a.type === EXPECTED_FAIL_ANNOTATION));
   if (expectedFailures.length > 0) {
     return { scenario, kernel, status: 'xfail', reason: expectedFailures.map((a) => a.message).join('; '), durationMs };
@@ -101,6 +171,49 @@ function cellOf(module: TestModule, kernel: string, tests: TestCaseOf<TestModule
   }
   const notes = tests.flatMap((t) => t.annotations().filter((a) => a.type === NOTE_ANNOTATION).map((a) => a.message));
   return { scenario, kernel, status: 'pass', durationMs, ...(notes.length ? { reason: notes.join('; ') } : {}), ...phasesOf(tests, lease) };
+}
+
+/** The cell's run as one attempt: its outcome, its failure in full, the VM it ran on and that VM's console. */
+function attemptOf(cell: Cell, module: TestModule, tests: TestCaseOf<TestModule>[], lease?: LeaseRecord): Attempt {
+  const error = tests.map((t) => t.result()).find((r) => r.state === 'failed')?.errors?.[0] ?? module.errors()[0];
+  return {
+    status: cell.status === 'flaky' ? 'pass' : cell.status,
+    ...(cell.reason ? { reason: cell.reason } : {}),
+    ...(cell.status === 'fail' && error ? { message: fullMessage(error) } : {}),
+    durationMs: cell.durationMs,
+    ...(lease ? { vm: lease.vmId } : {}),
+    ...(lease?.console ? { console: lease.console } : {}),
+  };
+}
+
+/**
+ * The retry pass's report: the first pass's cells, each retried one with
+ * both attempts (harness/report/matrix.ts, combineAttempts). A cell planned
+ * for a retry that did not run stays failed, and says so.
+ */
+export function retriedCells(first: Cell[], retried: { cell: Cell; attempt: Attempt }[], plan?: RetryPlan): Cell[] {
+  const planned = (c: Cell) => plan?.cells.some((p) => p.kernel === c.kernel && p.scenario === c.scenario) ?? false;
+  const out = first.map((c) => {
+    if (!planned(c)) return c;
+    const again = retried.find((r) => r.cell.kernel === c.kernel && r.cell.scenario === c.scenario);
+    const second = again ? { ...again.cell, attempts: [again.attempt] } : { ...c, reason: 'the retry did not run', durationMs: 0, attempts: undefined };
+    return combineAttempts(c, second);
+  });
+  // A cell only the retry pass has (not planned): as it came.
+  for (const r of retried) if (!out.some((c) => c.kernel === r.cell.kernel && c.scenario === r.cell.scenario)) out.push(r.cell);
+  return out;
+}
+
+/** An error's message, diff and stack, without colour codes, cut to a size a report can show. */
+function fullMessage(error: { message?: string; stack?: string; diff?: string } | undefined): string | undefined {
+  if (!error) return undefined;
+  const message = error.message ?? '';
+  const stack = error.stack ?? '';
+  // A stack starts with the message (`Error: …`) as often as not.
+  const parts = stack.includes(message) ? [stack] : [message, stack];
+  if (error.diff) parts.push(error.diff);
+  const text = parts.filter(Boolean).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  return text.length > 6000 ? `${text.slice(0, 6000)}…` : text;
 }
 
 /**

@@ -40,7 +40,10 @@ export const Cell = z.strictObject({
   durationMs: z.number(),
   /** Where the file's time went (harness/report/phases.ts), when it ran a loader. */
   phases: PhasesSchema.optional(),
-  /** Each run of the cell, first first, when it ran more than once (a retry after a failure). */
+  /**
+   * Each run of the cell, first first, when it ran more than once (a retry
+   * after a failure); a failure's one run, with its message in full.
+   */
   attempts: z.array(Attempt).optional(),
 });
 export type Cell = z.infer<typeof Cell>;
@@ -140,7 +143,8 @@ export function renderTable(report: MatrixReport): string {
 
 /** Each attempt of a cell that ran more than once: outcome, time, VM, console log, first line. */
 function attemptLines(cell: Cell): string[] {
-  return (cell.attempts ?? []).map(
+  if ((cell.attempts?.length ?? 0) < 2) return [];
+  return cell.attempts!.map(
     (a, i) => `    attempt ${i + 1}: ${a.status} ${(a.durationMs / 1000).toFixed(1)}s${a.vm ? ` on VM ${a.vm}` : ''}${a.reason && a.status === 'fail' ? `: ${a.reason}` : ''}${a.console ? ` (console: ${a.console})` : ''}`,
   );
 }
@@ -202,7 +206,7 @@ export function renderMarkdown(report: MatrixReport): string {
 
 /** Cells that ran twice, each attempt with its failure in full. */
 function attemptsMarkdown(report: MatrixReport): string[] {
-  const retried = report.cells.filter((c) => c.attempts?.length);
+  const retried = report.cells.filter((c) => (c.attempts?.length ?? 0) > 1);
   if (!retried.length) return [];
   const lines = ['', '### Retried cells', '', 'A cell that failed was run again, its file on a VM booted for the retry. Each attempt:', ''];
   for (const c of retried) {

@@ -33,8 +33,9 @@ export { expect };
  */
 export const test = baseTest
   .extend('kernel', { scope: 'file' }, () => inject('kernelImage'))
-  // Whether the file gets a VM of its own (see testOnOwnVm).
-  .extend('ownVm', { scope: 'file' }, () => false)
+  // Whether the file gets a VM of its own (see testOnOwnVm). A retried file
+  // always does: its retry must not run on a VM another file has used.
+  .extend('ownVm', { scope: 'file' }, () => inject('freshVm') === true)
   // Handing the VM back fails the file if the VM cannot serve another one
   // (the kernel died or splatted, the guest stopped answering, what the
   // file left could not be removed): this file, not the next, gets the blame.

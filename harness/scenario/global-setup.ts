@@ -17,6 +17,8 @@ declare module 'vitest' {
     accel: Accel;
     /** The run's VM broker (harness/pool), where a file leases its VM. */
     vmBroker: string;
+    /** The retry pass: every file on a VM booted for it (harness/scenario/retry.ts). */
+    freshVm?: boolean;
   }
 }
 

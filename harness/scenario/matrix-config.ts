@@ -7,6 +7,7 @@ import { readLock, selectKernels } from '../kernels/lock.ts';
 import { vmCapacity } from '../pool/run-pool.ts';
 import { KernelLanesSequencer } from '../pool/sequencer.ts';
 import { newRunId, outDir, userRoot } from '../util/paths.ts';
+import { currentAttempt, retryFiles } from './retry.ts';
 
 /** A module of the harness by path, as sources (.ts) here and as built JavaScript in the package. */
 const harnessModule = (path: string) => fileURLToPath(new URL(`${path}${extname(import.meta.url)}`, import.meta.url));
@@ -30,18 +31,24 @@ const KEEP_RUNS = 10;
 /**
  * The kernel matrix as vitest projects: one per locked kernel of the
  * project under test, each running every scenario file its config names
- * with that kernel injected. KERNELS=6.1,6.12 picks a subset.
+ * with that kernel injected. KERNELS=6.1,6.12 picks a subset. In the retry
+ * pass (harness/scenario/retry.ts), only the kernels and files that failed,
+ * each file on a VM booted for it.
  */
 export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]> {
   const config = await loadConfig(userRoot());
   const kernels = selectKernels(await readLock(config.kernels.lock), process.env.KERNELS);
-  return kernels.map((kernel) => ({
+  const projects = kernels.map((kernel) => ({ kernel, retry: retryFiles(kernel.name) }));
+  return projects.filter((p) => p.retry === undefined || p.retry.length > 0).map(({ kernel, retry }) => ({
     extends: true,
     test: {
       name: `kernel ${kernel.name}`,
       root: config.root,
-      include: config.scenarios,
-      provide: { kernelName: kernel.name },
+      include: retry ?? config.scenarios,
+      provide: { kernelName: kernel.name, freshVm: retry !== undefined },
+      // A failed file is run again as a whole on a fresh VM (harness/run.ts),
+      // never a case inside its file on the VM it failed on.
+      retry: 0,
       globalSetup: [harnessModule('./global-setup')],
       // A file's first case may wait for its VM: another file's turn on
       // it, or a boot, which under TCG can take a minute on a busy host.
@@ -61,6 +68,7 @@ export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]
  * logs and reports (workers inherit its id) and prunes old runs.
  */
 export function matrixOptions() {
+  // The first pass and the retry pass of one run share its directory (harness/run.ts sets the id).
   process.env.KMATRIX_RUN_ID ??= newRunId();
   const runsDir = join(outDir(), 'runs');
   mkdirSync(runsDir, { recursive: true });
@@ -71,4 +79,9 @@ export function matrixOptions() {
     sequence: { sequencer: KernelLanesSequencer },
     reporters: ['default', harnessModule('../report/matrix-reporter')],
   };
+}
+
+/** Whether this vitest run is the retry pass: only the kernel projects' failed files run. */
+export function isRetryPass(): boolean {
+  return currentAttempt() === 'retry';
 }
