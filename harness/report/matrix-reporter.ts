@@ -139,7 +139,9 @@ export default class MatrixReporter implements Reporter {
       await writeFileAtomic(join(runDir(), name), `${JSON.stringify({ ...summary, boots: pool.boots, leases: pool.leases }, null, 2)}\n`);
       console.log(summary.line);
     }
-    console.log(`kmatrix: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+    // The retry pass's own cases, not the matrix's verdict (the table above has that).
+    const of = attempt === 'retry' ? 'the retry pass\'s cases: ' : '';
+    console.log(`kmatrix: ${of}${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   }
 }
 
