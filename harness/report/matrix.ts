@@ -165,6 +165,7 @@ function timeTable(report: MatrixReport): string[] {
     lines.push(`| kernel | ${boots.join(' | ')} |`, `|---|${boots.map(() => '---').join('|')}|`);
     lines.push(`| boot to SSH ready | ${boots.map((k) => report.boots[k]!.map(s).join(' + ')).join(' | ')} |`, '');
   }
+  if (!withPhases.length) return lines;
   lines.push(`| scenario | kernel | total | ${keys.map((k) => PHASE_NAMES[k]).join(' | ')} |`, `|---|---|---|${keys.map(() => '---').join('|')}|`);
   for (const c of withPhases) lines.push(`| ${c.scenario} | ${c.kernel} | ${s(c.durationMs)} | ${keys.map((k) => s(c.phases![k])).join(' | ')} |`);
   return lines;
