@@ -7,7 +7,7 @@
 //
 // Usage: npm run faults. Exit status 0 only when every fault was caught as
 // expected and no QEMU, virtiofsd or temp dir of the run is left.
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
@@ -101,27 +101,41 @@ function judgeProof(proof: (typeof PROOFS)[number], report: VitestJsonReport): V
   return { ...verdict, ok: true };
 }
 
-/** QEMU and virtiofsd processes, and the harness's temp dirs, right now. */
-async function leftovers(): Promise<string[]> {
-  const procs = await execa('pgrep', ['-a', '-f', 'qemu-system|virtiofsd'], { reject: false });
-  const dirs = (await readdir(tmpdir()).catch(() => [])).filter((d) => d.startsWith('kmatrix-')).map((d) => join(tmpdir(), d));
-  return [...procs.stdout.split('\n').filter((l) => l.trim() && !l.includes('pgrep')), ...dirs];
+const runId = newRunId();
+// The run's own temp dir (every VM's and case's temp dirs go under it), and
+// its id in the environment of every process it starts, QEMU and virtiofsd
+// included: what is left is this run's, whatever other runs do meanwhile.
+// Short: virtiofsd's socket goes a few levels below it, and a socket path has 108 bytes at most.
+const runTmp = await mkdtemp(join(tmpdir(), 'kmatrix-f-'));
+// Interrupted: vitest stops its VMs (they remove their dirs); this one goes too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void rm(runTmp, { recursive: true, force: true }).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
 }
 
-const before = new Set(await leftovers());
-const runId = newRunId();
+/** This run's QEMU and virtiofsd processes, and the temp dirs under its own, right now. */
+async function leftovers(): Promise<string[]> {
+  const procs = await execa('pgrep', ['-a', '-f', 'qemu-system|virtiofsd'], { reject: false });
+  const ours = [];
+  for (const line of procs.stdout.split('\n').filter((l) => l.trim() && !l.includes('pgrep'))) {
+    const environ = await readFile(`/proc/${line.split(' ')[0]}/environ`, 'latin1').catch(() => '');
+    if (environ.split('\0').includes(`KMATRIX_RUN_ID=${runId}`)) ours.push(line);
+  }
+  const dirs = (await readdir(runTmp).catch(() => [])).map((d) => join(runTmp, d));
+  return [...ours, ...dirs];
+}
+
 const jsonPath = join(outDir(), 'runs', runId, 'faults.json');
 const report = await runVitestForReport({
   args: ['--config', 'harness/faults/vitest.config.ts'],
   jsonPath,
-  env: { KMATRIX_FAULTS_JSON: jsonPath, KMATRIX_RUN_ID: runId },
+  env: { KMATRIX_FAULTS_JSON: jsonPath, KMATRIX_RUN_ID: runId, TMPDIR: runTmp },
   showOutput: true, // the fault cases fail by design; the verdicts below decide
 });
 const verdicts = [...FAULTS.map((f) => judge(f, report)), ...PROOFS.map((p) => judgeProof(p, report))];
 // A VM's processes are reaped a moment after vitest exits: look again for a few seconds before calling anything a leftover.
 let left: string[] = [];
 for (let attempt = 0; attempt < 10; attempt++) {
-  left = (await leftovers()).filter((l) => !before.has(l));
+  left = await leftovers();
   if (left.length === 0) break;
   await new Promise((resolve) => setTimeout(resolve, 500));
 }
@@ -132,7 +146,9 @@ for (const v of verdicts) {
   console.log(`${v.fault.padEnd(width)}  ${v.ok ? (PROOFS.some((p) => p.fault === v.fault) ? 'holds  ' : 'caught ') : 'MISSED '}  ${v.seconds.padStart(7)}  ${v.said.slice(0, 110)}`);
   if (v.why) console.log(`  ${v.why.replace(/\n/g, '\n  ')}`);
 }
-console.log(left.length ? `\nleft behind by the run:\n  ${left.join('\n  ')}` : '\nnothing left behind (no QEMU, virtiofsd or /tmp/kmatrix-* of this run)');
+console.log(left.length ? `\nleft behind by the run:\n  ${left.join('\n  ')}` : '\nnothing left behind (no QEMU, virtiofsd or temp dir of this run)');
+// Empty unless something was left, which stays for a look.
+if (left.length === 0) await rm(runTmp, { recursive: true, force: true });
 const caught = verdicts.filter((v) => v.ok).length;
 console.log(`faults: ${caught} passed, ${verdicts.length - caught + (left.length ? 1 : 0)} failed`);
 process.exit(caught === verdicts.length && left.length === 0 ? 0 : 1);

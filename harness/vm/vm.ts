@@ -159,6 +159,11 @@ export class Vm implements VmHandle, AsyncDisposable {
     const deadline = started + (options.bootTimeoutMs ?? 240_000);
     sweepStaleTempDirs(tmpdir(), await readdir(tmpdir()).catch(() => []));
     const { path: tmpPath } = await tmpDir({ prefix: `kmatrix-vm-${kernel.name}-` });
+    // vng puts virtiofsd's sockets in it (`virtme` + 8 characters), and a socket path has 108 bytes at most.
+    if (tmpPath.length > 90) {
+      await rm(tmpPath, { recursive: true, force: true });
+      throw new Error(`kernel ${kernel.name}: the VM's temp dir ${tmpPath} is too long for virtiofsd's sockets below it (a socket path has 108 bytes at most): set TMPDIR to a shorter directory, or give the kernel a shorter name`);
+    }
     // Removed by whoever comes last: this process, or vng's shell (below).
     const tmp = { path: tmpPath, cleanup: () => rm(tmpPath, { recursive: true, force: true }) };
     // Known to the exit handler from now on, so the dir goes even if we are
