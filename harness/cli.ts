@@ -21,7 +21,9 @@ commands (in the project of the current directory, by its kmatrix.config.ts):
   kernels fetch      download, verify and unpack the locked kernels into the cache
   build [--out DIR]  build the eBPF objects, the userspace crates and kmatrix's loader;
                      --out copies them to DIR (use with KMATRIX_PREBUILT=DIR instead of building)
-  report merge DIR…  merge matrix.json files found under DIRs into one report (CI's summary job)
+  report merge DIR… [--expect all|LIST]
+                     merge matrix.json files found under DIRs into one report (CI's summary job);
+                     --expect: fail, naming them, when any of these locked kernels has no report
   baseline save [--report FILE] [--out FILE]
                      write the baseline (default: the config's \`baseline\`, kmatrix.baseline.json)
                      from a run's report (default: out/report/matrix.json): per kernel each
@@ -71,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'report merge') {
     const { mergeReports } = await import('./report/merge.ts');
-    return mergeReports(positionals.slice(2));
+    return mergeReports(positionals.slice(2), { expect: values.expect });
   }
   if (command === 'baseline save' || command === 'gate' || positionals[0] === 'gate') {
     const { saveBaseline, runGate, GateInputError } = await import('./gate/index.ts');
@@ -129,6 +131,7 @@ function parseOptions(argv: string[]) {
     options: {
       kernel: { type: 'string', short: 'k' },
       out: { type: 'string' },
+      expect: { type: 'string' },
       report: { type: 'string' },
       baseline: { type: 'string' },
       threshold: { type: 'string' },
