@@ -65,7 +65,8 @@ cp /seed/src/harness/bin/setup /src/harness/bin/setup
 cp -a /seed/tools/. /root/.cache/kmatrix/tools/
 bash /src/harness/bin/setup
 cp -a -u /root/.cache/kmatrix/tools/. /seed/tools/
-rm -rf /src/.github /var/lib/apt/lists/* /tmp/*
+# The apt lists stay: the harness finds the Debian mirror in them (apt-get indextargets).
+rm -rf /src/.github /tmp/*
 '
 
 ci_prepare_image() { # tag
