@@ -5,7 +5,7 @@
 // Usage: node harness/ci/rust-checks.ts   (non-zero on the first failure)
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { bpfTargetEnv } from '../build/index.ts';
+import { bpfTargetEnv, buildEbpf } from '../build/index.ts';
 import { TargetSeed } from '../build/seed.ts';
 import { detectBpfToolchain, type BpfToolchain } from '../build/toolchain.ts';
 import { cacheDir, packageRoot } from '../util/paths.ts';
@@ -39,7 +39,7 @@ const CRATES: CrateChecks[] = [
   },
 ];
 
-async function checkCrate(crate: CrateChecks, toolchain: BpfToolchain): Promise<void> {
+async function checkCrate(crate: CrateChecks, toolchain: BpfToolchain, ebpfObjects: string): Promise<void> {
   const dir = join(packageRoot, crate.dir);
   const [command, ...leading] = toolchain.cargo;
   const env = {
@@ -47,6 +47,8 @@ async function checkCrate(crate: CrateChecks, toolchain: BpfToolchain): Promise<
     ...(await bpfTargetEnv(toolchain, dir)),
     // Debian's cargo finds its clippy and rustfmt on PATH, where rustup's proxies may come first.
     ...(toolchain.kind === 'debian' ? { PATH: `/usr/bin:${toolchain.env.PATH}` } : {}),
+    // The loader's tests decode the real objects' DWARF (userspace-rs/src/test_objects.rs).
+    KMATRIX_EBPF_OBJECTS: ebpfObjects,
   };
   const seed = new TargetSeed(dir, cacheDir(), crate.seeded);
   await seed.plant();
@@ -67,7 +69,9 @@ async function checkCrate(crate: CrateChecks, toolchain: BpfToolchain): Promise<
 
 try {
   const toolchain = await detectBpfToolchain();
-  for (const crate of CRATES) await checkCrate(crate, toolchain);
+  // The same build the matrix uses (cargo makes the second one free), from the cache's seed on a fresh checkout.
+  const ebpfObjects = await buildEbpf(join(packageRoot, 'ebpf-rs'), { toolchain, seed: true });
+  for (const crate of CRATES) await checkCrate(crate, toolchain, ebpfObjects);
 } catch (err) {
   console.error(`rust: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
