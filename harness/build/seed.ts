@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { keepNewest } from './prune.ts';
+import { exists } from '../util/files.ts';
 
 /** Seeds kept per crate: the newest ones, by Cargo.lock and subdirectories: a build's and the checks', for a branch switch or two. */
 const SEEDS_KEPT = 4;
@@ -92,8 +93,4 @@ export class TargetSeed {
     const name = (await this.#seedPath()).split('/').pop()!.replace(/-[0-9a-f]{16}$/, '');
     await keepNewest(this.#seedsDir, (entry) => entry.startsWith(`${name}-`) && /^[0-9a-f]{16}$/.test(entry.slice(name.length + 1)), SEEDS_KEPT);
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
 }

@@ -1,6 +1,6 @@
-import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { toolEnv } from '../util/toolchain.ts';
+import { exists } from '../util/files.ts';
 
 /**
  * How to build for `bpfel-unknown-none`. Two set-ups work:
@@ -48,13 +48,4 @@ export async function detectBpfToolchain(env: NodeJS.ProcessEnv = process.env): 
 async function nightlyHasRustSrc(env: NodeJS.ProcessEnv): Promise<boolean> {
   const result = await execa('rustup', ['run', 'nightly', 'rustc', '--print', 'sysroot'], { env, reject: false });
   return result.exitCode === 0 && (await exists(`${result.stdout.trim()}/lib/rustlib/src/rust/library/core`));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

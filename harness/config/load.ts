@@ -1,8 +1,8 @@
-import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KmatrixConfig, describeConfigIssues, type EbpfSource, type UserspaceCrate } from './schema.ts';
 import { detectAyaLayout } from './detect.ts';
+import { firstExisting } from '../util/files.ts';
 
 /** The names a config file may have, first match wins. */
 export const CONFIG_FILES = ['kmatrix.config.ts', 'kmatrix.config.mts', 'kmatrix.config.js', 'kmatrix.config.mjs'];
@@ -65,9 +65,4 @@ export async function resolveConfig(root: string, raw: unknown, file?: string): 
     baseline: at(config.baseline ?? 'kmatrix.baseline.json'),
     gate: { threshold: config.gate?.threshold ?? 10, flaky: config.gate?.flaky ?? 'block' },
   };
-}
-
-async function firstExisting(paths: string[]): Promise<string | undefined> {
-  for (const path of paths) if (await access(path).then(() => true, () => false)) return path;
-  return undefined;
 }

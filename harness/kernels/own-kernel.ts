@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { LocalKernel, UrlKernel } from './catalog.ts';
 import { releaseOfImage } from './bzimage.ts';
 import { ensureFile, sha256OfFile } from './download.ts';
 import type { LockedLocalKernel, LockedUrlKernel } from './lock.ts';
-import { buildTree, firstExisting, type KernelImage } from './unpack.ts';
-import { filesUnder } from '../util/files.ts';
+import { buildTree, type KernelImage } from './unpack.ts';
+import { exists, filesUnder, firstExisting } from '../util/files.ts';
 
 // Kernels that are not Debian packages: a build on this machine, or a
 // bzImage (and modules archive) at a URL. `kernels update` pins them by
@@ -34,15 +34,15 @@ export async function lockLocalKernel(entry: LocalKernel, catalogDir: string, lo
 
 /** Pins a kernel at a URL: its files are downloaded (and verified) now, for the release its image says. */
 export async function lockUrlKernel(entry: UrlKernel, cacheRoot: string): Promise<LockedUrlKernel> {
-  const image = await download(cacheRoot, entry.name, 'image', entry.url, entry.sha256);
+  const image = (await download(cacheRoot, entry.name, 'image', entry)).path;
   const size = async (path: string) => (await stat(path)).size;
   return {
     name: entry.name,
     source: 'url',
     release: await releaseOfImage(image),
     image: { url: entry.url, sha256: entry.sha256, size: await size(image) },
-    ...(entry.modules ? { modules: { ...entry.modules, size: await size(await download(cacheRoot, entry.name, 'modules', entry.modules.url, entry.modules.sha256)) } } : {}),
-    ...(entry.config ? { config: { ...entry.config, size: await size(await download(cacheRoot, entry.name, 'config', entry.config.url, entry.config.sha256)) } } : {}),
+    ...(entry.modules ? { modules: { ...entry.modules, size: await size((await download(cacheRoot, entry.name, 'modules', entry.modules)).path) } } : {}),
+    ...(entry.config ? { config: { ...entry.config, size: await size((await download(cacheRoot, entry.name, 'config', entry.config)).path) } } : {}),
   };
 }
 
@@ -75,7 +75,7 @@ export async function fetchLocalKernel(kernel: LockedLocalKernel, lockDir: strin
     if (modules) {
       await copy(modules, join(scratch, 'modules'));
       // A build's modules_install links its source tree: nothing the VM reads.
-      await execa('rm', ['-f', join(scratch, 'modules', 'build'), join(scratch, 'modules', 'source')]);
+      for (const link of ['build', 'source']) await rm(join(scratch, 'modules', link), { force: true });
     }
     return { vmlinuz: join(scratch, 'vmlinuz'), modules: modules && join(scratch, 'modules'), config: config && join(scratch, 'config') };
   });
@@ -85,7 +85,7 @@ export async function fetchLocalKernel(kernel: LockedLocalKernel, lockDir: strin
 export async function fetchUrlKernel(kernel: LockedUrlKernel, cacheRoot: string): Promise<{ image: KernelImage; downloaded: string[] }> {
   const downloaded: string[] = [];
   const get = async (what: string, file: { url: string; sha256: string }) => {
-    const result = await ensureFile({ url: file.url, sha256: file.sha256, label: `kernel ${kernel.name}'s ${what}`, path: downloadPath(cacheRoot, file.sha256) });
+    const result = await download(cacheRoot, kernel.name, what, file);
     if (result.downloaded) downloaded.push(`${what} (${file.url})`);
     return result.path;
   };
@@ -98,7 +98,7 @@ export async function fetchUrlKernel(kernel: LockedUrlKernel, cacheRoot: string)
     let modules: string | undefined;
     if (modulesArchive) {
       const unpacked = join(scratch, 'archive');
-      await execa('mkdir', ['-p', unpacked]);
+      await mkdir(unpacked);
       // GNU tar recognises gzip, xz, bzip2 and zstd archives by their content.
       await execa('tar', ['-xf', modulesArchive, '-C', unpacked]);
       modules = await modulesDir(unpacked, kernel.release, kernel.name, kernel.modules!.url);
@@ -108,12 +108,9 @@ export async function fetchUrlKernel(kernel: LockedUrlKernel, cacheRoot: string)
   return { image: tree, downloaded };
 }
 
-function downloadPath(cacheRoot: string, sha256: string): string {
-  return join(cacheRoot, 'downloads', sha256);
-}
-
-async function download(cacheRoot: string, name: string, what: string, url: string, sha256: string): Promise<string> {
-  return (await ensureFile({ url, sha256, label: `kernel ${name}'s ${what}`, path: downloadPath(cacheRoot, sha256) })).path;
+/** One of a kernel's files from its URL, verified, in the content-addressed `downloads/<sha256>`. */
+function download(cacheRoot: string, name: string, what: string, file: { url: string; sha256: string }) {
+  return ensureFile({ url: file.url, sha256: file.sha256, label: `kernel ${name}'s ${what}`, path: join(cacheRoot, 'downloads', file.sha256) });
 }
 
 /**
@@ -164,8 +161,4 @@ export async function hashTree(dir: string): Promise<{ sha256: string; size: num
 
 async function copy(from: string, to: string): Promise<void> {
   await execa('cp', ['-a', '--reflink=auto', from, to]);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
 }

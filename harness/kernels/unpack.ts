@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, mkdtemp, rename, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import * as z from 'zod';
 import { contentIds, type LockedDebianKernel, type LockedKernel } from './lock.ts';
+import { firstExisting } from '../util/files.ts';
 
 /** A kernel ready to boot: the normalised tree virtme-ng expects. */
 export const KernelImage = z.strictObject({
@@ -131,16 +132,3 @@ async function readMarker(dir: string): Promise<KernelImage | undefined> {
     return undefined;
   }
 }
-
-export async function firstExisting(paths: string[]): Promise<string | undefined> {
-  for (const p of paths) {
-    try {
-      await access(p);
-      return p;
-    } catch {
-      /* try the next */
-    }
-  }
-  return undefined;
-}
-
