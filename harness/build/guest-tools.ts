@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { access, copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { keepNewest } from './prune.ts';
-import { filesUnder } from '../util/files.ts';
+import { exists, filesUnder } from '../util/files.ts';
 import { join, relative } from 'node:path';
 
 /** kmatrix's own binaries that run in the guest, built from userspace-rs. */
@@ -27,7 +27,7 @@ export class GuestToolsCache {
   /** The directory of the tools built from the current sources, if there is one. */
   async find(): Promise<string | undefined> {
     const dir = join(this.#root, await this.#sourceHash());
-    return (await access(join(dir, GUEST_TOOLS.at(-1)!)).then(() => true, () => false)) ? dir : undefined;
+    return (await exists(join(dir, GUEST_TOOLS.at(-1)!))) ? dir : undefined;
   }
 
   /** Keeps the tools cargo just built (in `releaseDir`) under the sources' hash; returns their directory. */

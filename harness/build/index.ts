@@ -9,6 +9,7 @@ import { TargetSeed } from './seed.ts';
 import { GuestToolsCache } from './guest-tools.ts';
 import { parseJsonFile } from '../util/json-file.ts';
 import { detectBpfToolchain, type BpfToolchain } from './toolchain.ts';
+import { exists } from '../util/files.ts';
 
 /** What a build produces; passed from the global set-up to every test worker. */
 export const Artifacts = z.strictObject({
@@ -134,7 +135,7 @@ export async function buildEbpf(crateDir: string, options: { toolchain?: BpfTool
   const env = { ...(await bpfTargetEnv(toolchain, crateDir)), ...(options.targetDir ? { CARGO_TARGET_DIR: options.targetDir } : {}) };
   // --locked where the crate has its lock beside it: a project's own crate
   // inside a workspace has it at the workspace's root.
-  const ownLock = await access(join(crateDir, 'Cargo.lock')).then(() => true, () => false);
+  const ownLock = await exists(join(crateDir, 'Cargo.lock'));
   const build = () => cargo(toolchain, crateDir, ['build', '--release', ...(ownLock ? ['--locked'] : []), '--target', 'bpfel-unknown-none', ...toolchain.bpfArgs], env);
   // The host profile holds the build scripts' dependencies.
   if (options.seed && ownLock && !options.targetDir) await seeded(new TargetSeed(crateDir, cacheDir(), ['release', 'bpfel-unknown-none/release']), build);

@@ -1,9 +1,10 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { detectAyaLayout } from '../config/detect.ts';
 import { packageRoot } from '../util/paths.ts';
 import { findPrograms } from './find-programs.ts';
 import { configFile, firstScenario, workflowFile } from './templates.ts';
+import { exists } from '../util/files.ts';
 
 export class InitError extends Error {}
 
@@ -39,7 +40,7 @@ export async function init(root: string): Promise<InitResult> {
   const result: InitResult = { wrote: [], kept: [], next: 'npx kmatrix setup && npx kmatrix run' };
   for (const [file, content] of files) {
     const path = join(root, file);
-    if (await access(path).then(() => true, () => false)) {
+    if (await exists(path)) {
       result.kept.push(file);
       continue;
     }

@@ -1,8 +1,9 @@
-import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { GUEST_HOME } from './guest-script.ts';
+import { exists } from '../util/files.ts';
 
 /**
  * The guest's sshd and the harness's key for it, in the cache, made once,
@@ -61,7 +62,7 @@ export async function ensureSshIdentity(cacheRoot: string): Promise<SshIdentity>
     if (current !== text) await writeFileAtomic(sshdConfigPath, text);
     return { home, privateKeyPath, sshdConfigPath, sshDir };
   };
-  if (await access(privateKeyPath).then(() => true, () => false)) return ready();
+  if (await exists(privateKeyPath)) return ready();
   await mkdir(join(home, '.cache', 'virtme-ng'), { recursive: true });
   const tmp = await mkdtemp(join(home, '.cache', 'virtme-ng', '.ssh-'));
   try {
