@@ -31,7 +31,7 @@ const runs = Number(values.runs);
 const config = await loadConfig(userRoot());
 const kernels = selectKernels(await readLock(config.kernels.lock), values.kernel ?? process.env.KERNELS);
 const images = await fetchKernels(kernels, dirname(config.kernels.lock));
-const { agent } = await buildAll(config);
+const { agent, fastboot } = await buildAll(config);
 const COMMANDS = 50;
 let warned = false;
 
@@ -97,7 +97,7 @@ try {
     const stop: number[] = [];
     for (let i = 0; i < runs; i++) {
       baseline.push(await rawBoot(image.vmlinuz, initrd, accel));
-      const vm = await Vm.start(image, { accel, cacheRoot: cacheDir(), consoleLogPath: join(work, `console-${i}.log`), agent });
+      const vm = await Vm.start(image, { accel, cacheRoot: cacheDir(), consoleLogPath: join(work, `console-${i}.log`), agent, fastboot });
       try {
         harness.push(vm.bootMs);
         exec.push(...(await roundTrips(vm.guest)));

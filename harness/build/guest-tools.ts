@@ -5,7 +5,7 @@ import { exists, filesUnder } from '../util/files.ts';
 import { join, relative } from 'node:path';
 
 /** kmatrix's own binaries that run in the guest, built from userspace-rs. */
-export const GUEST_TOOLS = ['kmatrix-loader', 'kmatrix-agent', 'kmatrix-probe-target'] as const;
+export const GUEST_TOOLS = ['kmatrix-loader', 'kmatrix-agent', 'kmatrix-fastboot', 'kmatrix-probe-target'] as const;
 /** Builds of other sources kept beside the current one (a branch switch, an upgrade). */
 const KEPT = 3;
 

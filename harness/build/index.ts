@@ -21,6 +21,8 @@ export const Artifacts = z.strictObject({
   loader: z.string(),
   /** kmatrix-agent, which runs the harness's commands in the guest (harness/guest/agent.ts). */
   agent: z.string(),
+  /** kmatrix-fastboot, which spares the guest's init udev and cold processes at boot (userspace-rs/src/bin/kmatrix-fastboot.rs). */
+  fastboot: z.string(),
   /** kmatrix-probe-target, the process uprobe scenarios probe (userspace-rs/src/bin/kmatrix-probe-target.rs). */
   probeTarget: z.string(),
   toolchain: z.enum(['debian', 'nightly']),
@@ -52,13 +54,14 @@ export async function buildAll(config: ResolvedConfig, options: { log?: (line: s
     binaries,
     loader: join(toolsDir, 'kmatrix-loader'),
     agent: join(toolsDir, 'kmatrix-agent'),
+    fastboot: join(toolsDir, 'kmatrix-fastboot'),
     probeTarget: join(toolsDir, 'kmatrix-probe-target'),
     toolchain: toolchain.kind,
     buildMs: Math.round(performance.now() - started),
   };
 }
 
-/** kmatrix's loader, agent and probe target: from the cache when these sources were built before. */
+/** kmatrix's guest tools (loader, agent, fastboot, probe target): from the cache when these sources were built before. */
 async function buildGuestTools(toolchain: BpfToolchain): Promise<string> {
   const cache = new GuestToolsCache(userspaceCrate, cacheDir());
   const found = await cache.find();
@@ -202,7 +205,7 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
   const ebpfDir = join(dir, 'ebpf');
   await mkdir(ebpfDir, { recursive: true });
   for (const name of await elfFilesIn(artifacts.ebpfDir)) await copyFile(join(artifacts.ebpfDir, name), join(ebpfDir, name));
-  const own = { 'kmatrix-loader': artifacts.loader, 'kmatrix-agent': artifacts.agent, 'kmatrix-probe-target': artifacts.probeTarget };
+  const own = { 'kmatrix-loader': artifacts.loader, 'kmatrix-agent': artifacts.agent, 'kmatrix-fastboot': artifacts.fastboot, 'kmatrix-probe-target': artifacts.probeTarget };
   for (const [binary, from] of Object.entries(own)) {
     await copyFile(from, join(dir, binary));
     await chmod(join(dir, binary), 0o755);
@@ -219,6 +222,7 @@ export async function exportArtifacts(artifacts: Artifacts, dir: string): Promis
     binaries,
     loader: join(dir, 'kmatrix-loader'),
     agent: join(dir, 'kmatrix-agent'),
+    fastboot: join(dir, 'kmatrix-fastboot'),
     probeTarget: join(dir, 'kmatrix-probe-target'),
   };
   await writeFile(join(dir, 'artifacts.json'), `${JSON.stringify(exported, null, 2)}\n`);
@@ -239,9 +243,10 @@ export async function prebuiltArtifacts(dir: string): Promise<Artifacts> {
     binaries: Object.fromEntries(Object.keys(recorded.binaries).map((name) => [name, join(dir, 'bin', name)])),
     loader: join(dir, 'kmatrix-loader'),
     agent: join(dir, 'kmatrix-agent'),
+    fastboot: join(dir, 'kmatrix-fastboot'),
     probeTarget: join(dir, 'kmatrix-probe-target'),
   };
-  for (const binary of [artifacts.loader, artifacts.agent, artifacts.probeTarget, ...Object.values(artifacts.binaries)]) {
+  for (const binary of [artifacts.loader, artifacts.agent, artifacts.fastboot, artifacts.probeTarget, ...Object.values(artifacts.binaries)]) {
     await access(binary).catch(() => {
       throw new Error(`KMATRIX_PREBUILT=${dir}: ${binary} is missing; export the build again with \`npm run kmatrix -- build --out ${dir}\``);
     });

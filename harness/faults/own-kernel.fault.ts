@@ -48,7 +48,7 @@ const lockAndFetch = async (catalog: Catalog) => {
 /** Boots the tree and asks the guest what it runs and whether its modules load. */
 async function bootAndAsk(tree: Parameters<typeof Vm.start>[0], label: string) {
   await using vm = await Vm.start(tree, {
-    accel: inject('accel'), cacheRoot: cacheDir(), agent: artifacts.agent, consoleLogPath: join(runDir(), 'consoles', `own-kernel-${label}.log`),
+    accel: inject('accel'), cacheRoot: cacheDir(), agent: artifacts.agent, fastboot: artifacts.fastboot, consoleLogPath: join(runDir(), 'consoles', `own-kernel-${label}.log`),
   });
   const release = (await vm.guest.exec('uname -r')).stdout.trim();
   // veth is a module in Debian's config: loading it proves the tree's modules and modules.dep.

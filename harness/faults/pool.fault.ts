@@ -19,7 +19,7 @@ const broker = await VmBroker.start({
   capacity: 1,
   loader: () => artifacts.loader,
   boot: (name, label) =>
-    Vm.start(kernel, { accel: inject('accel'), cacheRoot: cacheDir(), agent: artifacts.agent, consoleLogPath: join(runDir(), 'consoles', `pool-proof-${label}-${++boots}.log`) }),
+    Vm.start(kernel, { accel: inject('accel'), cacheRoot: cacheDir(), agent: artifacts.agent, fastboot: artifacts.fastboot, consoleLogPath: join(runDir(), 'consoles', `pool-proof-${label}-${++boots}.log`) }),
 });
 afterAll(() => broker.close());
 const lease = (file: string) => LeasedVm.acquire(broker.socketPath, kernel, file);

@@ -187,6 +187,9 @@ export class Guest {
       port: options.port,
       username: 'root',
       privateKey,
+      // The key and nothing else: ssh2 would first ask for "none", a round
+      // trip the guest's sshd refuses.
+      authHandler: ['publickey'],
       readyTimeout: 15_000,
       keepaliveInterval: 5_000,
       keepaliveCountMax: 6,

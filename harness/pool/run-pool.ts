@@ -23,6 +23,7 @@ interface PoolRegistry {
   plan: Map<string, number>;
   loader?: string;
   agent?: string;
+  fastboot?: string;
   /** The project config's VM size. */
   vm?: { memoryMiB: number; cpus: number };
   broker?: Promise<VmBroker>;
@@ -48,12 +49,13 @@ export function planFiles(plan: Map<string, number>): void {
 export async function joinPool(
   kernel: KernelImage,
   accel: Accel,
-  guestTools: { loader: string; agent: string },
+  guestTools: { loader: string; agent: string; fastboot: string },
   vm: { memoryMiB: number; cpus: number },
 ): Promise<{ broker: VmBroker; leave: () => Promise<void> }> {
   registry.kernels.set(kernel.name, { image: kernel, accel });
   registry.loader = guestTools.loader;
   registry.agent = guestTools.agent;
+  registry.fastboot = guestTools.fastboot;
   registry.vm = vm;
   registry.users++;
   registry.broker ??= VmBroker.start({
@@ -70,6 +72,7 @@ export async function joinPool(
         consoleLogPath: join(runDir(), 'consoles', `${label}.log`),
         bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
         agent: registry.agent,
+        fastboot: registry.fastboot,
         memoryMiB: registry.vm?.memoryMiB,
         cpus: registry.vm?.cpus,
       });

@@ -19,8 +19,11 @@ export const NOTE_MARKER = 'kmatrix-guest-note:';
 export const GUEST_HOME = '/run/kmatrix-home';
 /** Where kmatrix-agent listens in the guest (userspace-rs/src/bin/kmatrix-agent.rs). */
 export const AGENT_SOCKET = '/run/kmatrix-agent.sock';
+/** The directories the script's services need: sshd's privilege separation directory, and GUEST_HOME. */
+export const GUEST_DIRS = ['/run/sshd', GUEST_HOME];
+const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The environment of the agent and so of every command: sshd's, not the init's. */
-const AGENT_ENV = `HOME=${GUEST_HOME} PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+const AGENT_ENV = `HOME=${GUEST_HOME} PATH=${STANDARD_PATH}`;
 
 /**
  * What the guest's init runs once userspace is up.
@@ -51,7 +54,10 @@ export function guestScript(sshdConfigPath: string, agentPath?: string): string 
   const sshdArgs = `-f ${shellQuote(sshdConfigPath)} -E /run/kmatrix-sshd.log`;
   const fail = (reason: string) => `{ echo "${FAILED_MARKER} ${reason}"; exit 1; }`;
   return [
-    `mkdir -p /run/sshd ${GUEST_HOME}`,
+    // The init's PATH starts with its stand-ins (harness/vm/vm.ts), which are for it alone.
+    `PATH=${STANDARD_PATH}`,
+    // kmatrix-fastboot has made them, unless the VM boots without it.
+    `${GUEST_DIRS.map((dir) => `[ -d ${dir} ]`).join(' && ')} || mkdir -p ${GUEST_DIRS.join(' ')}`,
     'nic=',
     'for dev in /sys/class/net/*; do [ "${dev##*/}" = lo ] || nic=${dev##*/}; done',
     '[ -n "$nic" ] || modprobe -q virtio_net',

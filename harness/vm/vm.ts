@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import { describeSplats, type Splat, type SplatKind } from './kernel-log.ts';
 import type { VmHandle } from './vm-handle.ts';
 import { CaseWatch } from './case-watch.ts';
 import { settlesWithin, sleep } from '../util/time.ts';
-import { AGENT_SOCKET, FAILED_MARKER, installGuestScript, NOTE_MARKER, UP_MARKER } from './guest-script.ts';
+import { AGENT_SOCKET, FAILED_MARKER, GUEST_DIRS, installGuestScript, NOTE_MARKER, UP_MARKER } from './guest-script.ts';
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
@@ -33,11 +33,25 @@ export interface VmOptions {
   signal?: AbortSignal;
   /** Guest path of kmatrix-agent: the guest starts it at boot, and commands run through it (see Guest.connect). */
   agent?: string;
+  /**
+   * Guest path of kmatrix-fastboot, which virtme-ng's init then runs in place
+   * of systemd-tmpfiles and which spares it udev (userspace-rs/src/bin/kmatrix-fastboot.rs);
+   * without it the boot takes the shell stand-ins alone (harness/vm/fastboot).
+   */
+  fastboot?: string;
 }
 
 const CONSOLE_TAIL_LINES = 60;
 /** Stand-ins for what virtme-ng's init runs at boot and the harness does not need; the guest sees the host's files. */
 const FASTBOOT_DIR = join(packageRoot, 'harness', 'vm', 'fastboot');
+
+/** `<vm dir>/fastboot/{systemd-tmpfiles,ip}` -> kmatrix-fastboot; returns the directory. */
+async function fastbootDir(vmDir: string, fastboot: string): Promise<string> {
+  const dir = join(vmDir, 'fastboot');
+  await mkdir(dir);
+  for (const name of ['systemd-tmpfiles', 'ip']) await symlink(fastboot, join(dir, name));
+  return dir;
+}
 
 /** A boot that failed: carries the console's last lines. */
 export class VmBootError extends Error {
@@ -187,6 +201,9 @@ export class Vm implements VmHandle, AsyncDisposable {
     const childStderr = openSync(options.consoleLogPath, 'a');
 
     const agentSocket = options.agent ? AGENT_SOCKET : undefined;
+    // The init finds systemd-tmpfiles and ip through its PATH: a directory
+    // of this VM's holds kmatrix-fastboot under those names, ahead of the stand-ins.
+    const fastbootPath = options.fastboot ? [await fastbootDir(tmp.path, options.fastboot)] : [];
     const args = [
       '--run', kernel.vmlinuz,
       '--verbose', // the kernel console goes to stderr, which we keep and watch
@@ -195,13 +212,21 @@ export class Vm implements VmHandle, AsyncDisposable {
       // (`=`: the value starts with a dash, which argparse takes for an option.)
       `--qemu-opts=-device virtio-net-pci,netdev=kmatrix -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22`,
       '--memory', `${options.memoryMiB ?? 1024}M`,
+      // The console prints warnings and worse (a panic, an oops, a stall, a
+      // WARN, the harness's case markers): what the console watch needs. The
+      // boot's info lines, 400 of them, cost 0.1 s of emulated UART under
+      // TCG; dmesg, which case watches read, still holds every level.
+      // (After vng's own loglevel=7, which the last one overrides.)
+      '--append', 'loglevel=5',
       '--cpus', String(options.cpus ?? 2),
       ...(accel === 'tcg' ? ['--disable-kvm'] : []),
       // virtme-ng's init runs udev's coldplug and settle and systemd-tmpfiles
       // by name: stand-ins first in its PATH cut 9 s of a TCG boot (see
-      // harness/vm/fastboot). Kernel parameters it does not know become the
-      // init's environment.
-      '--append', `PATH=${FASTBOOT_DIR}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      // harness/vm/fastboot), and kmatrix-fastboot another half second.
+      // Kernel parameters it does not know become the init's environment.
+      '--append', `PATH=${[...fastbootPath, FASTBOOT_DIR].join(':')}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      // What kmatrix-fastboot makes for the guest script's services, which then start no mkdir.
+      ...(options.fastboot ? ['--append', `KMATRIX_FASTBOOT_DIRS=${GUEST_DIRS.join(':')}`] : []),
       // An empty root password in the guest's view of /etc/shadow: the host's
       // is locked, and sshd without PAM turns a locked account away even
       // with the right key. (Password logins stay off in its config.)
