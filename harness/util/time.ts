@@ -1,6 +1,11 @@
-/** Resolves after `ms`; the timer never keeps the process alive by itself. */
+/**
+ * Resolves after `ms`. The timer keeps the process alive: every caller is a
+ * wait with a deadline, and an unref'd one let a process whose only other
+ * handle (vng, say) had just gone exit in the middle of the wait, with no
+ * word of why.
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `promise`'s value, or 'timeout' when it has not settled within `ms`; the timer is cleared either way. */
