@@ -11,10 +11,11 @@ import { execa } from 'execa';
  * alone is a few hundred ms under software emulation, and the harness never
  * boots from the network. qboot, which QEMU ships beside SeaBIOS, loads the
  * kernel that `-kernel` names and sets up what Linux needs (e820, PCI, the
- * ACPI tables QEMU makes), nothing else: measured on 5.10 and 6.1 under TCG,
- * with the kernel options of {@link kernelBootOptions}, 0.85-0.95 s less from
- * `vng` to SSH ready (6 interleaved boots each). Where QEMU has no qboot.rom
- * (some distributions leave it out), SeaBIOS boots with the NIC's ROM left out.
+ * ACPI tables QEMU makes), nothing else. Together with the kernel options
+ * of {@link kernelBootOptions}, measured on 5.10 and 6.1 under TCG: 0.8-0.9 s
+ * less from `vng` to SSH ready (medians of 6 interleaved boots each way).
+ * Where QEMU has no qboot.rom (some distributions leave it out), SeaBIOS
+ * boots with the NIC's ROM left out.
  */
 export interface Firmware {
   name: 'qboot' | 'seabios';
