@@ -1,5 +1,10 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { cleanupScript, describeLeftovers, leftovers, parseGuestState } from './guest-state.ts';
+import { shellQuote } from '../util/shell.ts';
+import { cleanupScript, describeLeftovers, leftovers, parseGuestState, SNAPSHOT_SCRIPT } from './guest-state.ts';
 
 const census = (programs: string[], maps: string[] = []) =>
   'census\t' +
@@ -47,5 +52,26 @@ describe('guest state', () => {
     expect(() => parseGuestState('census\t{"v":1,"kind":"error","stage":"run","message":"EPERM"}')).toThrow(/census failed: .*EPERM/);
     expect(() => parseGuestState('census\tnot json')).toThrow(/not JSON/);
     expect(() => parseGuestState('links\tlo')).toThrow(/not JSON/); // no census at all
+  });
+});
+
+describe('the snapshot script', () => {
+  test('run by dash, lists a process whose name has spaces and parentheses, with its pid, and leaves out its own ancestry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kmatrix-snapshot-test-'));
+    const odd = join(dir, 'a (b) c');
+    await copyFile('/bin/sleep', odd);
+    const sleeper = execa(odd, ['30'], { reject: false });
+    try {
+      const emptyCensus = JSON.stringify({ v: 1, kind: 'census', programs: [], maps: [] });
+      const listing = await execa('dash', ['-c', `${SNAPSHOT_SCRIPT}\nprintf 'census\\t%s\\n' ${shellQuote(emptyCensus)}`]);
+      const state = parseGuestState(listing.stdout);
+      expect(state.processes).toContain(`${sleeper.pid} a (b) c`);
+      // The shell that made the listing is not in it (it would differ on every snapshot).
+      expect([...state.processes].filter((p) => p.endsWith(' dash'))).toEqual([]);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await sleeper;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
