@@ -32,11 +32,20 @@ const fn comm_words(comm: &[u8; TASK_COMM_LEN]) -> [u64; 2] {
 /// All zero if the helper fails, which matches no probe.
 #[inline(always)]
 pub fn current_comm() -> [u64; 2] {
-    // Left uninitialised: zeroing it first compiles to a memset call.
+    // Zeroed first: the helper copies the name up to its NUL and, on the
+    // kernels whose helper uses strscpy without padding (6.1 among them),
+    // leaves the bytes after it as they were. Left uninitialised, the last
+    // byte of `kmx-exec-probe\0` was whatever the stack held, and now and
+    // then the probe's exec did not match its own name. Volatile word
+    // stores: plain zeroing compiles to a memset call, which BPF lacks.
     let mut comm = MaybeUninit::<[u64; 2]>::uninit();
-    // SAFETY: `comm` is TASK_COMM_LEN writable bytes, and the helper writes
-    // all of them: the NUL-padded name, or zeros if it fails.
+    let words = comm.as_mut_ptr().cast::<u64>();
+    // SAFETY: `words` points at the two u64s of `comm`; after the stores,
+    // and the helper's copy of at most TASK_COMM_LEN bytes over them, all
+    // of `comm` is initialised.
     unsafe {
+        words.write_volatile(0);
+        words.add(1).write_volatile(0);
         helper::bpf_get_current_comm(comm.as_mut_ptr().cast(), TASK_COMM_LEN as u32);
         comm.assume_init()
     }
@@ -59,9 +68,10 @@ pub const LSM_PROBE_COMM: [u64; 2] = comm_words(b"kmx-lsm-probe\0\0\0");
 pub const LSM_PROBE_COMM_LEN: usize = 14;
 
 /// Whether the first `len` bytes of `comm` (from `current_comm`) are those
-/// of `words` (from `comm_words`). Only the name and its NUL count: after a
-/// rename (`prctl(PR_SET_NAME)`) some kernels (6.1's `strlcpy`) leave the
-/// old name's tail behind the NUL, and `bpf_get_current_comm` copies it.
+/// of `words` (from `comm_words`). Only the name and its NUL count: what
+/// follows the NUL in the task's comm (an older, longer name's tail, where
+/// the kernel renamed it with `strlcpy`) is no part of the name, whatever a
+/// helper copies of it.
 #[allow(dead_code)]
 #[inline(always)]
 pub fn comm_is(comm: &[u64; 2], words: &[u64; 2], len: usize) -> bool {
@@ -74,9 +84,10 @@ pub fn comm_is(comm: &[u64; 2], words: &[u64; 2], len: usize) -> bool {
     comm[0] & low == words[0] & low && comm[1] & high == words[1] & high
 }
 
-/// Whether `comm` (from `current_comm`) is the exec probe's.
+/// Whether `comm` (from `current_comm`) is the exec probe's: its name and
+/// NUL, as `comm_is` compares.
 #[allow(dead_code)]
 #[inline(always)]
 pub fn is_exec_probe(comm: &[u64; 2]) -> bool {
-    comm[0] == EXEC_PROBE_COMM[0] && comm[1] == EXEC_PROBE_COMM[1]
+    comm_is(comm, &EXEC_PROBE_COMM, EXEC_PROBE_COMM_LEN + 1)
 }

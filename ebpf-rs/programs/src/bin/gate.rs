@@ -3,10 +3,10 @@
 //! event says 36; where it does not, the verifier rejects the program and the
 //! loader fails at stage `verify`.
 //!
-//! It reports every exec rather than only the exec probe's: with the comm
-//! check (`probe::is_exec_probe`) before the `bpf_loop` call, Debian's 6.1
-//! kernel ran the program without ever submitting an event, while 6.12 and
-//! later behaved; the scenario filters by pid instead.
+//! It reports every exec rather than only the exec probe's, and the
+//! scenario filters by pid: the program tests `bpf_loop`, nothing else.
+//! (A comm check here once never matched on Debian's 6.1: it compared a
+//! stack byte the helper left unwritten, see `probe::current_comm`.)
 #![no_std]
 #![no_main]
 
