@@ -2,11 +2,10 @@
 //
 //   floor     raw `qemu -kernel vmlinuz -initrd tiny.cpio` until a busybox
 //             /init prints a marker: the cheapest boot this kernel can do
-//             with QEMU's defaults (SeaBIOS, the kernel's own defaults); the
-//             ratio is against it
-//   floor'    the same with the harness's firmware and kernel options
-//             (harness/vm/firmware.ts): what is left is the harness's own
-//             cost (vng, virtiofs, modules, init, sshd, SSH)
+//             with the kernel's own defaults; the ratio is against it
+//   floor'    the same with the harness's kernel options
+//             (harness/vm/boot-options.ts): what is left is the harness's
+//             own cost (vng, virtiofs, modules, init, sshd, SSH)
 //   boot      Vm.start() until the guest agent answers (vng, virtiofs, guest
 //             init, sshd, SSH, agent)
 //   command   one guest command round trip (`true`), p50 of 50: through the
@@ -26,8 +25,7 @@ import { fetchKernels } from '../kernels/fetch-all.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import { chooseAccel } from '../vm/accel.ts';
 import { Vm } from '../vm/vm.ts';
-import { chooseFirmware, kernelBootOptions } from '../vm/firmware.ts';
-import { toolEnv } from '../util/toolchain.ts';
+import { kernelBootOptions } from '../vm/boot-options.ts';
 import { Guest } from '../guest/guest.ts';
 import { buildAll } from '../build/index.ts';
 import { cacheDir, outDir, packageRoot, userRoot } from '../util/paths.ts';
@@ -57,18 +55,12 @@ async function tinyInitramfs(dir: string): Promise<string> {
   return cpio;
 }
 
-/** Options for a floor boot like the harness's: its firmware and kernel options. */
-interface FloorTuning {
-  qemuOptions: string[];
-  kernelOptions: string[];
-}
-
-async function rawBoot(vmlinuz: string, initrd: string, accel: string, tuning: FloorTuning = { qemuOptions: [], kernelOptions: [] }): Promise<number> {
+async function rawBoot(vmlinuz: string, initrd: string, accel: string, kernelOptions: string[] = []): Promise<number> {
   const started = performance.now();
   const qemu = execa('qemu-system-x86_64', [
     '-accel', accel, ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']), '-m', '512', '-smp', '2',
-    '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', ...tuning.qemuOptions,
-    '-kernel', vmlinuz, '-initrd', initrd, '-append', ['console=ttyS0 rdinit=/init panic=-1 quiet', ...tuning.kernelOptions].join(' '),
+    '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+    '-kernel', vmlinuz, '-initrd', initrd, '-append', ['console=ttyS0 rdinit=/init panic=-1 quiet', ...kernelOptions].join(' '),
   ], { reject: false, timeout: 120_000, stdin: 'ignore' });
   let at: number | undefined;
   let output = '';
@@ -97,8 +89,6 @@ const work = await mkdtemp(join(tmpdir(), 'kmatrix-bench-'));
 const results: Record<string, unknown>[] = [];
 try {
   const initrd = await tinyInitramfs(work);
-  const firmware = await chooseFirmware(toolEnv());
-  const tuned: FloorTuning = { qemuOptions: firmware.qemuOptions, kernelOptions: kernelBootOptions };
   for (const kernel of kernels) {
     const image = images.get(kernel.name)!;
     const accel = await chooseAccel((process.env.KMATRIX_ACCEL as 'auto') ?? 'auto', image.vmlinuz, cacheDir(), (msg) => {
@@ -113,7 +103,7 @@ try {
     const stop: number[] = [];
     for (let i = 0; i < runs; i++) {
       baseline.push(await rawBoot(image.vmlinuz, initrd, accel));
-      tunedBaseline.push(await rawBoot(image.vmlinuz, initrd, accel, tuned));
+      tunedBaseline.push(await rawBoot(image.vmlinuz, initrd, accel, kernelBootOptions));
       const vm = await Vm.start(image, { accel, cacheRoot: cacheDir(), consoleLogPath: join(work, `console-${i}.log`), agent, fastboot });
       try {
         harness.push(vm.bootMs);
@@ -131,7 +121,7 @@ try {
       }
     }
     const row = {
-      kernel: kernel.name, accel, runs, firmware: firmware.name, kernelOptions: kernelBootOptions,
+      kernel: kernel.name, accel, runs, kernelOptions: kernelBootOptions,
       baselineMs: Math.round(median(baseline)), harnessBootMs: Math.round(median(harness)),
       ratio: Number((median(harness) / median(baseline)).toFixed(2)),
       tunedBaselineMs: Math.round(median(tunedBaseline)),
@@ -142,7 +132,7 @@ try {
     console.log(
       `${kernel.name} (${accel}, median of ${runs}): floor ${(row.baselineMs / 1000).toFixed(1)} s, ` +
         `boot to ready ${(row.harnessBootMs / 1000).toFixed(1)} s = ${row.ratio}x floor ` +
-        `(${row.tunedRatio}x floor' ${(row.tunedBaselineMs / 1000).toFixed(1)} s, with ${firmware.name} and ${kernelBootOptions.join(' ')}); ` +
+        `(${row.tunedRatio}x floor' ${(row.tunedBaselineMs / 1000).toFixed(1)} s, with ${kernelBootOptions.join(' ')}); ` +
         `command p50 ${row.commandP50Ms} ms (own SSH channel: ${row.sshChannelCommandP50Ms} ms); stop ${row.stopMs} ms`,
     );
   }

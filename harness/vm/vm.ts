@@ -20,7 +20,7 @@ import { AGENT_SOCKET, FAILED_MARKER, GUEST_DIRS, installGuestScript, NOTE_MARKE
 import { forget, groupAlive, killGroup, sweepStaleTempDirs, track, type VmEntry, type VngProcess } from './reaper.ts';
 import { freePort } from './free-port.ts';
 import { ensureSshIdentity, type SshIdentity } from './ssh-identity.ts';
-import { chooseFirmware, kernelBootOptions } from './firmware.ts';
+import { kernelBootOptions, NIC_PROPERTIES } from './boot-options.ts';
 
 export interface VmOptions {
   accel?: AccelSetting;
@@ -202,17 +202,16 @@ export class Vm implements VmHandle, AsyncDisposable {
     const childStderr = openSync(options.consoleLogPath, 'a');
 
     const agentSocket = options.agent ? AGENT_SOCKET : undefined;
-    const firmware = await chooseFirmware(toolEnv());
     // The init finds systemd-tmpfiles and ip through its PATH: a directory
     // of this VM's holds kmatrix-fastboot under those names, ahead of the stand-ins.
     const fastbootPath = options.fastboot ? [await fastbootDir(tmp.path, options.fastboot)] : [];
     const args = [
       '--run', kernel.vmlinuz,
       '--verbose', // the kernel console goes to stderr, which we keep and watch
-      // The firmware (see firmware.ts). The guest's sshd is the harness's
-      // own (see guest-script.ts); QEMU forwards a loopback port to it.
+      // The guest's sshd is the harness's own (see guest-script.ts); QEMU
+      // forwards a loopback port to it. The NIC has no option ROM (see boot-options.ts).
       // (`=`: the value starts with a dash, which argparse takes for an option.)
-      `--qemu-opts=${[...firmware.qemuOptions, '-device', `virtio-net-pci,netdev=kmatrix${firmware.nicProperties}`, '-netdev', `user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22`].join(' ')}`,
+      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix${NIC_PROPERTIES} -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22`,
       '--memory', `${options.memoryMiB ?? 1024}M`,
       // The console prints warnings and worse (a panic, an oops, a stall, a
       // WARN, the harness's case markers): what the console watch needs. The
@@ -220,7 +219,7 @@ export class Vm implements VmHandle, AsyncDisposable {
       // TCG; dmesg, which case watches read, still holds every level.
       // (After vng's own loglevel=7, which the last one overrides.)
       '--append', 'loglevel=5',
-      // What the kernel itself can skip at boot (see firmware.ts).
+      // What the kernel itself can skip at boot (see boot-options.ts).
       ...kernelBootOptions.flatMap((option) => ['--append', option]),
       '--cpus', String(options.cpus ?? 2),
       ...(accel === 'tcg' ? ['--disable-kvm'] : []),
