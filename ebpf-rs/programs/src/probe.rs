@@ -8,7 +8,7 @@ use aya_ebpf::helpers::generated as helper;
 use kmatrix_common::TASK_COMM_LEN;
 
 /// Length of `kmx-exec-probe`, without the NUL.
-#[allow(dead_code)] // gate only compares comms.
+#[allow(dead_code)] // not every program that includes this file checks for the probe.
 pub const EXEC_PROBE_COMM_LEN: usize = 14;
 
 /// The probe's comm as the kernel stores it, NUL-padded to

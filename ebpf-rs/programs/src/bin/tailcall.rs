@@ -34,13 +34,7 @@ static TAIL_EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn dispatch(ctx: TracePointContext) -> u32 {
-    // The name and its NUL only: see `probe::comm_is`.
-    let comm = probe::current_comm();
-    if !probe::comm_is(
-        &comm,
-        &probe::EXEC_PROBE_COMM,
-        probe::EXEC_PROBE_COMM_LEN + 1,
-    ) {
+    if !probe::is_exec_probe(&probe::current_comm()) {
         return 0;
     }
     let slot = bpf_get_current_uid_gid() as u32 % 2;
