@@ -66,11 +66,12 @@ afterEach(async () => {
   brokers = [];
 });
 
-async function start(capacity: number, plan: Record<string, number> = {}, idPrefix?: string) {
+async function start(capacity: number, plan: Record<string, number> = {}, idPrefix?: string, room?: number) {
   const vms: FakeVm[] = [];
   const labels: string[] = [];
   const broker = await VmBroker.start({
     capacity,
+    room,
     loader: () => '/kmatrix-loader',
     idPrefix,
     boot: async (kernel, label) => {
@@ -141,6 +142,37 @@ describe('VmBroker', () => {
     expect(vms[0]!.stopped).toBe(true);
     await b.release();
     expect(broker.boots.map((x) => `${x.kernel} ${x.why}`)).toEqual(['A first', 'B first']);
+  });
+
+  test('a kernel whose files are all done: its VM stops at its last release', async () => {
+    const { broker, vms } = await start(2, { A: 2, B: 1 });
+    const a = await lease(broker, 'A');
+    await (await lease(broker, 'B')).release();
+    expect(vms[1]!.stopped).toBe(true); // B had one file
+    await a.release();
+    expect(vms[0]!.stopped).toBe(false); // A has one to come
+    await (await lease(broker, 'A')).release();
+    expect(vms[0]!.stopped).toBe(true);
+  });
+
+  test('a kernel the sequencer did not announce keeps its VM to the end', async () => {
+    const { broker, vms } = await start(1);
+    await (await lease(broker, 'A')).release();
+    await (await lease(broker, 'A')).release();
+    expect(vms).toHaveLength(1);
+    expect(vms[0]!.stopped).toBe(false);
+  });
+
+  test('with room for more VMs than files at once, a kernel with files to come keeps its idle VM while another runs', async () => {
+    // A's files split between two lanes (sequencer.ts), B's in between.
+    for (const room of [2, undefined]) {
+      const { broker, vms } = await start(1, { A: 2, B: 1 }, undefined, room);
+      await (await lease(broker, 'A')).release();
+      await (await lease(broker, 'B')).release();
+      expect(vms[0]!.stopped).toBe(room === undefined); // no room: stopped to make room for B
+      await (await lease(broker, 'A')).release();
+      expect(broker.boots.map((x) => `${x.kernel} ${x.why}`)).toEqual(room ? ['A first', 'B first'] : ['A first', 'B first', 'A after eviction']);
+    }
   });
 
   test('the retry pass: each file on a VM booted for it, its id and console told apart from the first pass\'s', async () => {

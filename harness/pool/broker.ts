@@ -13,8 +13,13 @@ import { forget, track, type VmEntry } from '../vm/reaper.ts';
 export type BootVm = (kernel: string, label: string) => Promise<Vm>;
 
 export interface BrokerOptions {
-  /** At most this many VMs at once, over all kernels (the host's cores and memory). */
+  /** At most this many files at once, each on a VM, over all kernels (the host's cores and memory). */
   capacity: number;
+  /**
+   * At most this many VMs up at once (the host's memory), busy or idle
+   * between files of their kernel; at least `capacity`, which it defaults to.
+   */
+  room?: number;
   boot: BootVm;
   /** Guest path of kmatrix-loader, whose `--census` lists the kernel's BPF programs and maps. */
   loader: () => string;
@@ -95,8 +100,10 @@ export class VmBroker implements AsyncDisposable {
   readonly #dir: VmEntry;
   readonly #entries = new Set<PoolEntry>();
   readonly #pending: Lease[] = [];
-  /** Files of each kernel still to come, when the sequencer announced them. */
+  /** Files of each kernel still to come: counted down from the sequencer's plan, from 1 for a kernel it did not announce. */
   readonly #remaining = new Map<string, number>();
+  /** Kernels whose files the sequencer announced, and so whose remaining count is to be trusted. */
+  readonly #planned = new Set<string>();
   readonly #bootedKernels = new Set<string>();
   /** Kernels whose VM was stopped to make room while they still had files. */
   readonly #evicted = new Set<string>();
@@ -131,6 +138,7 @@ export class VmBroker implements AsyncDisposable {
   /** The sequencer's plan: how many files of `kernel` will ask for a VM. */
   expectFiles(kernel: string, count: number): void {
     this.#remaining.set(kernel, count);
+    this.#planned.add(kernel);
   }
 
   /**
@@ -141,6 +149,10 @@ export class VmBroker implements AsyncDisposable {
   get #perKernel(): number {
     const kernels = Math.max(1, this.#remaining.size || new Set([...this.#entries].map((e) => e.kernel)).size);
     return Math.max(1, Math.floor(this.#options.capacity / kernels));
+  }
+
+  get #room(): number {
+    return Math.max(this.#options.capacity, this.#options.room ?? 0);
   }
 
   #accept(socket: Socket): void {
@@ -194,7 +206,7 @@ export class VmBroker implements AsyncDisposable {
         }
         if (this.#live(lease.kernel, false).length >= this.#perKernel) continue; // its VM comes back after the file on it
       }
-      if (this.#entries.size >= this.#options.capacity && !this.#evictFor(lease)) continue;
+      if (this.#entries.size >= this.#room && !this.#evictFor(lease)) continue;
       this.#pending.splice(this.#pending.indexOf(lease), 1);
       void this.#bootFor(lease);
     }
@@ -293,7 +305,10 @@ export class VmBroker implements AsyncDisposable {
     }));
     const resetMs = Date.now() - started;
     this.leases.push({ kernel: lease.kernel, vmId: entry.id, file: lease.file, waitMs: lease.waitMs, resetMs, console: entry.vm!.consoleLogPath, broken: verdict.broken, cleaned: verdict.cleaned });
-    if (verdict.broken || entry.own || this.#closing) {
+    // A kernel whose files are all done has no use for its VM, idle it
+    // would still cost a few percent of a core.
+    const done = this.#planned.has(entry.kernel) && (this.#remaining.get(entry.kernel) ?? 1) <= 0 && !this.#pending.some((l) => l.kernel === entry.kernel);
+    if (verdict.broken || entry.own || this.#closing || done) {
       this.#entries.delete(entry);
       await entry.vm!.stop();
     } else {

@@ -61,11 +61,12 @@ export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]
 
 /**
  * What every matrix run shares. One VM per kernel serves its files one
- * after another (harness/pool); as many VMs run at once as the host has
+ * after another (harness/pool); as many files run at once as the host has
  * cores and memory for, or KMATRIX_MAX_VMS, and as many workers, each
- * holding one VM. The sequencer interleaves the kernels' files so that each
- * VM's files come back to back. Also opens the run's directory for console
- * logs and reports (workers inherit its id) and prunes old runs.
+ * holding one VM. The sequencer deals the kernels' files to that many
+ * lanes, so that each VM's files come back to back. Also opens the run's
+ * directory for console logs and reports (workers inherit its id) and
+ * prunes old runs.
  */
 export function matrixOptions() {
   // The first pass and the retry pass of one run share its directory (harness/run.ts sets the id).

@@ -26,6 +26,13 @@ export interface VmOptions {
   accel?: AccelSetting;
   memoryMiB?: number;
   cpus?: number;
+  /**
+   * Under software emulation: one host thread per vCPU (QEMU's default,
+   * multi-threaded TCG), or one for the whole VM. One is faster when the
+   * run's VMs together have more vCPUs than the host has cores (see
+   * harness/pool/run-pool.ts); ignored under KVM.
+   */
+  tcgThreads?: 'multi' | 'single';
   /** Milliseconds from start until SSH must answer. */
   bootTimeoutMs?: number;
   /** Where the console log goes; a file per VM. */
@@ -211,7 +218,7 @@ export class Vm implements VmHandle, AsyncDisposable {
       // The guest's sshd is the harness's own (see guest-script.ts); QEMU
       // forwards a loopback port to it. The NIC has no option ROM (see boot-options.ts).
       // (`=`: the value starts with a dash, which argparse takes for an option.)
-      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix${NIC_PROPERTIES} -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22`,
+      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix${NIC_PROPERTIES} -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22${accel === 'tcg' && options.tcgThreads === 'single' ? ' -accel tcg,thread=single' : ''}`,
       '--memory', `${options.memoryMiB ?? 1024}M`,
       // The console prints warnings and worse (a panic, an oops, a stall, a
       // WARN, the harness's case markers): what the console watch needs. The
