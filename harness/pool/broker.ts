@@ -305,8 +305,8 @@ export class VmBroker implements AsyncDisposable {
     }));
     const resetMs = Date.now() - started;
     this.leases.push({ kernel: lease.kernel, vmId: entry.id, file: lease.file, waitMs: lease.waitMs, resetMs, console: entry.vm!.consoleLogPath, broken: verdict.broken, cleaned: verdict.cleaned });
-    // A kernel whose files are all done has no use for its VM, idle it
-    // would still cost a few percent of a core.
+    // A kernel whose files are all done has no more use for its VM, which
+    // would cost a few percent of a core while it idled to the end of the run.
     const done = this.#planned.has(entry.kernel) && (this.#remaining.get(entry.kernel) ?? 1) <= 0 && !this.#pending.some((l) => l.kernel === entry.kernel);
     if (verdict.broken || entry.own || this.#closing || done) {
       this.#entries.delete(entry);

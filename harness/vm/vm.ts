@@ -212,13 +212,15 @@ export class Vm implements VmHandle, AsyncDisposable {
     // The init finds systemd-tmpfiles and ip through its PATH: a directory
     // of this VM's holds kmatrix-fastboot under those names, ahead of the stand-ins.
     const fastbootPath = options.fastboot ? [await fastbootDir(tmp.path, options.fastboot)] : [];
+    const singleThreadTcg = accel === 'tcg' && options.tcgThreads === 'single';
     const args = [
       '--run', kernel.vmlinuz,
       '--verbose', // the kernel console goes to stderr, which we keep and watch
       // The guest's sshd is the harness's own (see guest-script.ts); QEMU
       // forwards a loopback port to it. The NIC has no option ROM (see boot-options.ts).
       // (`=`: the value starts with a dash, which argparse takes for an option.)
-      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix${NIC_PROPERTIES} -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22${accel === 'tcg' && options.tcgThreads === 'single' ? ' -accel tcg,thread=single' : ''}`,
+      // vng names no accelerator without KVM, so this one is QEMU's only.
+      `--qemu-opts=-device virtio-net-pci,netdev=kmatrix${NIC_PROPERTIES} -netdev user,id=kmatrix,hostfwd=tcp:127.0.0.1:${port}-:22${singleThreadTcg ? ' -accel tcg,thread=single' : ''}`,
       '--memory', `${options.memoryMiB ?? 1024}M`,
       // The console prints warnings and worse (a panic, an oops, a stall, a
       // WARN, the harness's case markers): what the console watch needs. The
