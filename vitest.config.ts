@@ -9,7 +9,7 @@ export default defineConfig(async () => ({
   // here it resolves to the sources rather than the built package.
   resolve: { alias: sourceAliases() },
   test: {
-    ...matrixOptions(),
+    ...(await matrixOptions()),
     // The retry pass (harness/run.ts) runs only the scenario files that failed.
     projects: [...(isRetryPass() ? [] : [{ extends: true, test: { name: 'unit', include: ['harness/**/*.test.ts'] } }]), ...(await kernelProjects())],
   },

@@ -7,18 +7,26 @@ import { cacheDir, runDir } from '../util/paths.ts';
 import { VmBroker } from './broker.ts';
 import { currentAttempt } from '../scenario/retry.ts';
 
-/** VMs the host's memory holds: 1 GiB each, with as much again for the host. */
-function memoryBound(): number {
-  return Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2));
+/** A VM's size, from the project's config (`vm`). */
+export interface VmSize {
+  memoryMiB: number;
+  cpus: number;
+}
+
+const DEFAULT_VM: VmSize = { memoryMiB: 1024, cpus: 2 };
+
+/** VMs the host's memory holds: each VM's memory, with as much again for the host. */
+function memoryBound(vm: VmSize): number {
+  return Math.max(1, Math.floor(totalmem() / 2 ** 20 / (2 * vm.memoryMiB)));
 }
 
 /**
  * Files at once, each on a VM, over all kernels: as many as the host has
- * cores and memory for (2 vCPUs each), or KMATRIX_MAX_VMS. vitest runs as
- * many workers, so that every worker can hold a VM.
+ * cores and memory for, or KMATRIX_MAX_VMS. vitest runs as many workers,
+ * so that every worker can hold a VM.
  */
-export function vmCapacity(env: NodeJS.ProcessEnv = process.env): number {
-  return Number(env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound()));
+export function vmCapacity(vm: VmSize = DEFAULT_VM, env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound(vm)));
 }
 
 /**
@@ -30,8 +38,8 @@ export function vmCapacity(env: NodeJS.ProcessEnv = process.env): number {
  * CPU-seconds with one thread each, against 237 s and 395 with two. A VM
  * alone (the bench) boots faster with a thread per vCPU: 4.2 s against 4.6.
  */
-export function tcgThreads(cpus: number, env: NodeJS.ProcessEnv = process.env): 'multi' | 'single' {
-  return vmCapacity(env) * cpus > availableParallelism() ? 'single' : 'multi';
+export function tcgThreads(capacity: number, vm: VmSize): 'multi' | 'single' {
+  return capacity * vm.cpus > availableParallelism() ? 'single' : 'multi';
 }
 
 /**
@@ -39,8 +47,8 @@ export function tcgThreads(cpus: number, env: NodeJS.ProcessEnv = process.env): 
  * files the sequencer split between two lanes keeps its VM, idle, until
  * its second part; rebooting it would cost more than the idle VM does.
  */
-export function vmRoom(env: NodeJS.ProcessEnv = process.env): number {
-  return Math.max(vmCapacity(env), memoryBound());
+export function vmRoom(capacity: number, vm: VmSize): number {
+  return Math.max(capacity, memoryBound(vm));
 }
 
 interface PoolRegistry {
@@ -50,8 +58,6 @@ interface PoolRegistry {
   loader?: string;
   agent?: string;
   fastboot?: string;
-  /** The project config's VM size. */
-  vm?: { memoryMiB: number; cpus: number };
   broker?: Promise<VmBroker>;
   users: number;
 }
@@ -76,23 +82,24 @@ export function planFiles(plan: Map<string, number>): void {
 /**
  * Joins the run's VM pool for one kernel (the global set-up of its project)
  * and returns the pool, started on first use, and a function to leave it:
- * the last to leave stops every VM.
+ * the last to leave stops every VM. `capacity`: files at once, vitest's
+ * workers (see matrixOptions).
  */
 export async function joinPool(
   kernel: KernelImage,
   accel: Accel,
   guestTools: { loader: string; agent: string; fastboot: string },
-  vm: { memoryMiB: number; cpus: number },
+  vm: VmSize,
+  capacity: number,
 ): Promise<{ broker: VmBroker; leave: () => Promise<void> }> {
   registry.kernels.set(kernel.name, { image: kernel, accel });
   registry.loader = guestTools.loader;
   registry.agent = guestTools.agent;
   registry.fastboot = guestTools.fastboot;
-  registry.vm = vm;
   registry.users++;
   registry.broker ??= VmBroker.start({
-    capacity: vmCapacity(),
-    room: vmRoom(),
+    capacity,
+    room: vmRoom(capacity, vm),
     loader: () => registry.loader!,
     // The retry pass shares the run's directory: its VMs' consoles must not overwrite the first pass's.
     idPrefix: currentAttempt() === 'retry' ? 'retry-' : '',
@@ -106,9 +113,9 @@ export async function joinPool(
         bootTimeoutMs: Number(process.env.KMATRIX_BOOT_TIMEOUT_MS) || undefined,
         agent: registry.agent,
         fastboot: registry.fastboot,
-        memoryMiB: registry.vm?.memoryMiB,
-        cpus: registry.vm?.cpus,
-        tcgThreads: tcgThreads(registry.vm?.cpus ?? 2),
+        memoryMiB: vm.memoryMiB,
+        cpus: vm.cpus,
+        tcgThreads: tcgThreads(capacity, vm),
       });
     },
   });

@@ -1,10 +1,10 @@
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
-import { planFiles, vmCapacity } from './run-pool.ts';
+import { planFiles } from './run-pool.ts';
 
 /**
  * Orders the run's files so that each worker serves one kernel's files back
- * to back and the workers finish together: the kernels are dealt to
- * `capacity` lanes (as many as there are workers) by {@link planLanes}, and
+ * to back and the workers finish together: the kernels are dealt to as
+ * many lanes as vitest has workers by {@link planLanes}, and
  * the lanes interleaved, so that each free worker picks up the next file of
  * its lane. Files of other projects (unit tests) come first. Tells the pool
  * how many files each kernel has, so it knows when a kernel's VM can go.
@@ -20,7 +20,7 @@ export class KernelLanesSequencer extends BaseSequencer {
       else byKernel.set(kernel, [...(byKernel.get(kernel) ?? []), spec]);
     }
     planFiles(new Map([...byKernel].map(([kernel, specs]) => [kernel, specs.length])));
-    return [...others, ...interleave(planLanes([...byKernel.values()], vmCapacity()))];
+    return [...others, ...interleave(planLanes([...byKernel.values()], this.ctx.config.maxWorkers))];
   }
 }
 

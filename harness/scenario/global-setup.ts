@@ -53,7 +53,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('artifacts', artifacts);
   project.provide('kernelImage', image);
   project.provide('accel', accel);
-  const pool = await joinPool(image, accel, artifacts, config.vm);
+  // As many files at once as vitest has workers (matrixOptions).
+  const pool = await joinPool(image, accel, artifacts, config.vm, project.globalConfig.maxWorkers);
   project.provide('vmBroker', pool.broker.socketPath);
   return pool.leave;
 }

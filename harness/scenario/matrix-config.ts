@@ -68,7 +68,7 @@ export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]
  * directory for console logs and reports (workers inherit its id) and
  * prunes old runs.
  */
-export function matrixOptions() {
+export async function matrixOptions() {
   // The first pass and the retry pass of one run share its directory (harness/run.ts sets the id).
   process.env.KMATRIX_RUN_ID ??= newRunId();
   const runsDir = join(outDir(), 'runs');
@@ -76,7 +76,8 @@ export function matrixOptions() {
   const runs = readdirSync(runsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
   for (const old of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) rmSync(join(runsDir, old), { recursive: true, force: true });
   return {
-    maxWorkers: vmCapacity(),
+    // The VM's size in the config bounds how many fit in memory.
+    maxWorkers: vmCapacity((await loadConfig(userRoot())).vm),
     sequence: { sequencer: KernelLanesSequencer },
     reporters: ['default', harnessModule('../report/matrix-reporter')],
   };

@@ -7,5 +7,5 @@ import { kernelProjects, matrixOptions, sourceAliases } from './matrix-config.ts
 export default defineConfig(async () => ({
   root: userRoot(),
   resolve: { alias: sourceAliases() },
-  test: { ...matrixOptions(), projects: await kernelProjects() },
+  test: { ...(await matrixOptions()), projects: await kernelProjects() },
 }));
