@@ -13,8 +13,6 @@ export interface VmSize {
   cpus: number;
 }
 
-const DEFAULT_VM: VmSize = { memoryMiB: 1024, cpus: 2 };
-
 /** VMs the host's memory holds: each VM's memory, with as much again for the host. */
 function memoryBound(vm: VmSize): number {
   return Math.max(1, Math.floor(totalmem() / 2 ** 20 / (2 * vm.memoryMiB)));
@@ -25,7 +23,7 @@ function memoryBound(vm: VmSize): number {
  * cores and memory for, or KMATRIX_MAX_VMS. vitest runs as many workers,
  * so that every worker can hold a VM.
  */
-export function vmCapacity(vm: VmSize = DEFAULT_VM, env: NodeJS.ProcessEnv = process.env): number {
+export function vmCapacity(vm: VmSize, env: NodeJS.ProcessEnv = process.env): number {
   return Number(env.KMATRIX_MAX_VMS) || Math.max(1, Math.min(availableParallelism(), memoryBound(vm)));
 }
 
