@@ -2,11 +2,11 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
-import { loadConfig } from '../config/load.ts';
+import type { ResolvedConfig } from '../config/load.ts';
 import { readLock, selectKernels } from '../kernels/lock.ts';
 import { vmCapacity } from '../pool/run-pool.ts';
 import { KernelLanesSequencer } from '../pool/sequencer.ts';
-import { newRunId, outDir, userRoot } from '../util/paths.ts';
+import { newRunId, outDir } from '../util/paths.ts';
 import { currentAttempt, retryFiles } from './retry.ts';
 
 /** A module of the harness by path, as sources (.ts) here and as built JavaScript in the package. */
@@ -35,8 +35,7 @@ const KEEP_RUNS = 10;
  * pass (harness/scenario/retry.ts), only the kernels and files that failed,
  * each file on a VM booted for it.
  */
-export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]> {
-  const config = await loadConfig(userRoot());
+export async function kernelProjects(config: ResolvedConfig): Promise<TestProjectInlineConfiguration[]> {
   const kernels = selectKernels(await readLock(config.kernels.lock), process.env.KERNELS);
   const projects = kernels.map((kernel) => ({ kernel, retry: retryFiles(kernel.name) }));
   return projects.filter((p) => p.retry === undefined || p.retry.length > 0).map(({ kernel, retry }) => ({
@@ -68,7 +67,7 @@ export async function kernelProjects(): Promise<TestProjectInlineConfiguration[]
  * directory for console logs and reports (workers inherit its id) and
  * prunes old runs.
  */
-export async function matrixOptions() {
+export function matrixOptions(config: ResolvedConfig) {
   // The first pass and the retry pass of one run share its directory (harness/run.ts sets the id).
   process.env.KMATRIX_RUN_ID ??= newRunId();
   const runsDir = join(outDir(), 'runs');
@@ -77,7 +76,7 @@ export async function matrixOptions() {
   for (const old of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) rmSync(join(runsDir, old), { recursive: true, force: true });
   return {
     // The VM's size in the config bounds how many fit in memory.
-    maxWorkers: vmCapacity((await loadConfig(userRoot())).vm),
+    maxWorkers: vmCapacity(config.vm),
     sequence: { sequencer: KernelLanesSequencer },
     reporters: ['default', harnessModule('../report/matrix-reporter')],
   };
